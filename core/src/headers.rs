@@ -1,0 +1,252 @@
+//! CloudFront's header rules for Lambda@Edge (AWS-FACTS.md, "Headers at the edge").
+
+use crate::cloudfront::{EventType, Headers, Request};
+
+/// Headers a Lambda@Edge function may not add or change: CloudFront answers 502.
+pub const DISALLOWED: &[&str] = &[
+    "connection",
+    "expect",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "trailer",
+    "upgrade",
+    "x-accel-buffering",
+    "x-accel-charset",
+    "x-accel-limit-rate",
+    "x-accel-redirect",
+    "x-amzn-auth",
+    "x-amzn-cf-billing",
+    "x-amzn-cf-id",
+    "x-amzn-cf-xff",
+    "x-amzn-errortype",
+    "x-amzn-fle-profile",
+    "x-amzn-header-count",
+    "x-amzn-header-order",
+    "x-amzn-lambda-integration-tag",
+    "x-amzn-requestid",
+    "x-cache",
+    "x-forwarded-proto",
+    "x-real-ip",
+];
+
+/// Disallowed name prefixes (`X-Amz-Cf-*`, `X-Edge-*`).
+pub const DISALLOWED_PREFIXES: &[&str] = &["x-amz-cf-", "x-edge-"];
+
+/// Read-only in origin-request events.
+pub const READ_ONLY_ORIGIN_REQUEST: &[&str] = &[
+    "accept-encoding",
+    "content-length",
+    "if-modified-since",
+    "if-none-match",
+    "if-range",
+    "if-unmodified-since",
+    "transfer-encoding",
+    "via",
+];
+
+/// Read-only in viewer-request events (CloudFront developer guide, "Read-only headers for
+/// CloudFront viewer request events").
+pub const READ_ONLY_VIEWER_REQUEST: &[&str] = &["content-length", "host", "transfer-encoding", "via"];
+
+/// Whole request a request trigger may return, request line and headers (bytes).
+pub const MAX_REQUEST_BYTES: usize = 20_480;
+/// `uri` + `querystring` must stay below this many characters.
+pub const MAX_URL_CHARS: usize = 8_192;
+/// ALB: one request header.
+pub const MAX_ALB_HEADER_BYTES: usize = 16 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HeaderError {
+    #[error("header name {0:?} is not an RFC 9110 token")]
+    InvalidName(String),
+    #[error("header {0:?} is disallowed at the edge (CloudFront answers 502 when a function adds it)")]
+    Disallowed(String),
+    #[error("header {name:?} is read-only in {event} events")]
+    ReadOnly { name: String, event: &'static str },
+    #[error("value of header {0:?} holds CR, LF, NUL or another control character")]
+    InvalidValue(String),
+    #[error("header {name:?} is {len} bytes; one header may be at most {max}")]
+    HeaderTooLarge { name: String, len: usize, max: usize },
+    #[error("request is {len} bytes; a Lambda@Edge request may be at most {max}")]
+    RequestTooLarge { len: usize, max: usize },
+    #[error("uri and querystring are {len} characters; they must stay below {max}")]
+    UrlTooLong { len: usize, max: usize },
+    #[error("header map key {0:?} is not the lowercase of its name")]
+    KeyNotLowercase(String),
+}
+
+impl HeaderError {
+    /// Stable identifier for error types in Lambda diagnostics and JS errors.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::InvalidName(_) => "InvalidHeaderName",
+            Self::Disallowed(_) => "DisallowedHeader",
+            Self::ReadOnly { .. } => "ReadOnlyHeader",
+            Self::InvalidValue(_) => "InvalidHeaderValue",
+            Self::HeaderTooLarge { .. } => "HeaderTooLarge",
+            Self::RequestTooLarge { .. } => "RequestTooLarge",
+            Self::UrlTooLong { .. } => "UrlTooLong",
+            Self::KeyNotLowercase(_) => "HeaderKeyNotLowercase",
+        }
+    }
+}
+
+/// Whether `name` (any case) is on the disallowed list or under a disallowed prefix.
+pub fn is_disallowed(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    DISALLOWED.contains(&lower.as_str()) || DISALLOWED_PREFIXES.iter().any(|p| lower.starts_with(p))
+}
+
+/// The read-only list for a request trigger (empty for response triggers).
+pub fn read_only_for(event: EventType) -> &'static [&'static str] {
+    match event {
+        EventType::OriginRequest => READ_ONLY_ORIGIN_REQUEST,
+        EventType::ViewerRequest => READ_ONLY_VIEWER_REQUEST,
+        _ => &[],
+    }
+}
+
+/// Whether `name` is read-only in any request trigger.
+pub fn is_read_only_anywhere(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    READ_ONLY_ORIGIN_REQUEST.contains(&lower.as_str()) || READ_ONLY_VIEWER_REQUEST.contains(&lower.as_str())
+}
+
+/// RFC 9110 token check, done by the `http` crate's parser rather than by hand.
+pub fn validate_name(name: &str) -> Result<(), HeaderError> {
+    if name.is_empty() || http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+        return Err(HeaderError::InvalidName(name.to_owned()));
+    }
+    Ok(())
+}
+
+/// A field value: visible ASCII, spaces, tabs and obs-text; never CR, LF, NUL or other controls.
+pub fn validate_value(name: &str, value: &str) -> Result<(), HeaderError> {
+    if http::HeaderValue::from_str(value).is_err() {
+        return Err(HeaderError::InvalidValue(name.to_owned()));
+    }
+    let len = name.len() + 2 + value.len();
+    if len > MAX_ALB_HEADER_BYTES {
+        return Err(HeaderError::HeaderTooLarge { name: name.to_owned(), len, max: MAX_ALB_HEADER_BYTES });
+    }
+    Ok(())
+}
+
+/// A name a function may set in a request trigger: a token, not disallowed, not read-only in
+/// any request trigger (the strict reading: one config serves both triggers).
+pub fn validate_settable_name(name: &str) -> Result<(), HeaderError> {
+    validate_name(name)?;
+    if is_disallowed(name) {
+        return Err(HeaderError::Disallowed(name.to_owned()));
+    }
+    if is_read_only_anywhere(name) {
+        let event = if READ_ONLY_ORIGIN_REQUEST.contains(&name.to_ascii_lowercase().as_str()) {
+            "origin-request"
+        } else {
+            "viewer-request"
+        };
+        return Err(HeaderError::ReadOnly { name: name.to_owned(), event });
+    }
+    Ok(())
+}
+
+/// Size of the request as CloudFront counts it for the 20,480-byte limit: request line plus
+/// header lines (`Name: value\r\n`). The body has its own limits.
+pub fn request_size(req: &Request) -> usize {
+    let line = req.method.len() + 1 + req.uri.len() + query_len(req) + " HTTP/1.1\r\n".len();
+    line + headers_size(&req.headers)
+}
+
+fn query_len(req: &Request) -> usize {
+    if req.querystring.is_empty() { 0 } else { 1 + req.querystring.len() }
+}
+
+/// Bytes of the header lines of a header map.
+pub fn headers_size(headers: &Headers) -> usize {
+    headers
+        .iter()
+        .flat_map(|(name, entries)| entries.iter().map(move |e| e.key.as_deref().unwrap_or(name).len() + e.value.len() + 4))
+        .sum()
+}
+
+/// Size limits of a request a trigger returns.
+pub fn check_request_limits(req: &Request) -> Result<(), HeaderError> {
+    let url = req.uri.chars().count() + req.querystring.chars().count();
+    if url >= MAX_URL_CHARS {
+        return Err(HeaderError::UrlTooLong { len: url, max: MAX_URL_CHARS });
+    }
+    let len = request_size(req);
+    if len > MAX_REQUEST_BYTES {
+        return Err(HeaderError::RequestTooLarge { len, max: MAX_REQUEST_BYTES });
+    }
+    Ok(())
+}
+
+/// What CloudFront checks on the request a request trigger returns, given the one it sent:
+/// every header is well formed, no disallowed header was added or changed, no read-only header
+/// was changed, and the size limits hold. The emulator answers 502 on any error.
+pub fn check_returned_request(event: EventType, sent: &Request, returned: &Request) -> Result<(), HeaderError> {
+    for (map_key, entries) in &returned.headers {
+        if map_key.bytes().any(|b| b.is_ascii_uppercase()) {
+            return Err(HeaderError::KeyNotLowercase(map_key.clone()));
+        }
+        validate_name(map_key)?;
+        for e in entries {
+            if let Some(key) = &e.key {
+                if !key.eq_ignore_ascii_case(map_key) {
+                    return Err(HeaderError::KeyNotLowercase(key.clone()));
+                }
+            }
+            validate_value(map_key, &e.value)?;
+        }
+    }
+    let changed = |name: &str| values(&sent.headers, name) != values(&returned.headers, name);
+    let names = sent.headers.keys().chain(returned.headers.keys());
+    for name in names {
+        if is_disallowed(name) && changed(name) {
+            return Err(HeaderError::Disallowed(name.clone()));
+        }
+        if read_only_for(event).contains(&name.as_str()) && changed(name) {
+            return Err(HeaderError::ReadOnly { name: name.clone(), event: event.as_str() });
+        }
+    }
+    check_request_limits(returned)
+}
+
+fn values<'a>(headers: &'a Headers, name: &str) -> Vec<&'a str> {
+    headers.get(name).map(|v| v.iter().map(|e| e.value.as_str()).collect()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_and_case() {
+        assert!(is_disallowed("X-Amz-Cf-Pop"));
+        assert!(is_disallowed("x-edge-anything"));
+        assert!(is_disallowed("Connection"));
+        assert!(!is_disallowed("x-amzn-trace-id"));
+        assert!(!is_disallowed("custom_header"));
+    }
+
+    #[test]
+    fn names_must_be_tokens() {
+        assert!(validate_name("custom_header").is_ok());
+        for bad in ["", "a b", "a:b", "é", "a\r\nb", "(x)"] {
+            assert_eq!(validate_name(bad), Err(HeaderError::InvalidName(bad.into())), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn values_refuse_controls() {
+        for bad in ["a\rb", "a\nb", "a\0b"] {
+            assert!(matches!(validate_value("x", bad), Err(HeaderError::InvalidValue(_))), "{bad:?}");
+        }
+        assert!(validate_value("x", "tab\tok").is_ok());
+        let big = "v".repeat(MAX_ALB_HEADER_BYTES);
+        assert!(matches!(validate_value("x", &big), Err(HeaderError::HeaderTooLarge { .. })));
+    }
+}

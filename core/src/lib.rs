@@ -1,0 +1,15 @@
+//! Pure logic of edge-persist: no I/O, no clock, no randomness. Callers pass `now`, ids and
+//! configuration, so the same code runs natively, in wasm32 and under a test clock.
+//!
+//! State kept here lives per execution environment, not globally: each concurrent request at
+//! AWS gets its own environment and so its own value.
+
+pub mod cloudfront;
+pub mod edge;
+pub mod environment;
+pub mod headers;
+pub mod inject;
+
+pub use edge::{EdgeError, Handled, handle_event};
+pub use environment::{Environment, Invocation, format_time};
+pub use inject::{Config, ConfigError, Injector};

@@ -1,0 +1,105 @@
+//! Assemble `dist/lambda-edge/` (+ zip) and `dist/workerd/` from `wasm/pkg`.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use edge_persist_core::Config;
+use zip::write::SimpleFileOptions;
+
+use crate::{Error, STEM, ZIP_BUDGET_BYTES, dist_dir, pkg_dir, tools, workspace_root};
+
+#[derive(Debug, Clone)]
+pub struct LambdaEdge {
+    /// `dist/lambda-edge/`: `index.mjs` and the `.wasm`, what Lambda unpacks.
+    pub dir: PathBuf,
+    /// `dist/lambda-edge.zip`, ready for `aws lambda create-function --zip-file`.
+    pub zip: PathBuf,
+    pub zip_bytes: u64,
+    pub wasm_bytes: u64,
+    pub index_bytes: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Workerd {
+    /// `dist/workerd/`: `worker.mjs`, the glue and the `.wasm`, as workerd modules.
+    pub dir: PathBuf,
+}
+
+/// The config compiled into the packages, validated here so a bad header name fails the build,
+/// not the edge. `None`: the defaults (what edge-fn uses without environment variables).
+pub fn config_json(path: Option<&Path>) -> Result<String, Error> {
+    let config = match path {
+        None => Config::default(),
+        Some(p) => {
+            let text = fs::read_to_string(p).map_err(|e| format!("config {}: {e}", p.display()))?;
+            Config::from_json(&text).map_err(|e| format!("config {}: {e}", p.display()))?
+        }
+    };
+    let injector = config.validate().map_err(|e| format!("config: {e}"))?;
+    Ok(serde_json::to_string(injector.config())?)
+}
+
+pub fn lambda_edge(config_json: &str) -> Result<LambdaEdge, Error> {
+    let dir = fresh_dir("lambda-edge")?;
+    let index = dir.join("index.mjs");
+    // One file for the wrapper, the glue and the config: Lambda loads only `index.mjs` and the
+    // `.wasm` it reads beside itself.
+    tools::run(
+        Command::new(tools::bin("esbuild")?)
+            .arg(workspace_root().join("wasm/lambda-edge/index.mjs"))
+            .args(["--bundle", "--format=esm", "--platform=node", "--target=node20", "--legal-comments=none", "--log-level=warning"])
+            .arg(format!("--define:EDGE_PERSIST_CONFIG={}", serde_json::to_string(config_json)?))
+            .arg(format!("--outfile={}", index.display())),
+    )?;
+    let wasm_name = format!("{STEM}_bg.wasm");
+    fs::copy(pkg_dir().join(&wasm_name), dir.join(&wasm_name))?;
+
+    let zip = dist_dir().join("lambda-edge.zip");
+    write_zip(&zip, &dir, &["index.mjs", &wasm_name])?;
+    let size = |p: &Path| p.metadata().map(|m| m.len());
+    let built = LambdaEdge { zip_bytes: size(&zip)?, wasm_bytes: size(&dir.join(&wasm_name))?, index_bytes: size(&index)?, zip, dir };
+    if built.zip_bytes > ZIP_BUDGET_BYTES {
+        return Err(format!(
+            "{} is {} bytes, over the {ZIP_BUDGET_BYTES}-byte viewer-trigger budget of Lambda@Edge",
+            built.zip.display(),
+            built.zip_bytes
+        )
+        .into());
+    }
+    Ok(built)
+}
+
+pub fn workerd(config_json: &str) -> Result<Workerd, Error> {
+    let dir = fresh_dir("workerd")?;
+    // workerd resolves module names itself, so the worker ships unbundled; the config goes in a
+    // module of its own.
+    fs::copy(workspace_root().join("wasm/workerd/worker.mjs"), dir.join("worker.mjs"))?;
+    for name in [format!("{STEM}.js"), format!("{STEM}_bg.wasm")] {
+        fs::copy(pkg_dir().join(&name), dir.join(&name))?;
+    }
+    fs::write(dir.join("config.mjs"), format!("export default {};\n", serde_json::to_string(config_json)?))?;
+    Ok(Workerd { dir })
+}
+
+fn fresh_dir(name: &str) -> Result<PathBuf, Error> {
+    let dir = dist_dir().join(name);
+    if dir.exists() {
+        fs::remove_dir_all(&dir)?;
+    }
+    fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+/// Deterministic zip (fixed timestamps, 0644) with exactly `files` at its root.
+fn write_zip(zip: &Path, dir: &Path, files: &[&str]) -> Result<(), Error> {
+    let mut out = zip::ZipWriter::new(File::create(zip)?);
+    let options = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated).unix_permissions(0o644);
+    for name in files {
+        out.start_file(*name, options)?;
+        out.write_all(&fs::read(dir.join(name))?)?;
+    }
+    out.finish()?;
+    Ok(())
+}

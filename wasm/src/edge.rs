@@ -64,11 +64,12 @@ impl Edge {
 
 /// `Date.now()` milliseconds; NaN, infinities and out-of-range values are caller bugs.
 fn time(now_ms: f64) -> Result<DateTime<Utc>, Failure> {
+    // Messages avoid formatting the f64 itself: float formatting alone is ~15 KB of wasm.
     if !now_ms.is_finite() {
-        return Err(Failure::argument(format!("now must be a finite number of milliseconds, got {now_ms}")));
+        return Err(Failure::argument("now must be a finite number of milliseconds (Date.now())".into()));
     }
-    DateTime::from_timestamp_millis(now_ms.trunc() as i64)
-        .ok_or_else(|| Failure::argument(format!("now {now_ms} ms is outside the representable time range")))
+    let ms = now_ms as i64; // saturating: out-of-range values fail just below
+    DateTime::from_timestamp_millis(ms).ok_or_else(|| Failure::argument(format!("now {ms} ms is outside the representable time range")))
 }
 
 /// The id ends up in a header value, so it must be non-empty visible ASCII.

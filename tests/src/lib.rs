@@ -1,5 +1,9 @@
 //! Shared test support: the fixture corpus and the redactions every snapshot uses.
 
+pub mod http;
+pub mod runtime_api;
+pub mod wasm;
+
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;

@@ -13,13 +13,19 @@ pub struct Failure {
 
 impl Failure {
     fn argument(message: String) -> Self {
-        Self { kind: "InvalidArgument", message }
+        Self {
+            kind: "InvalidArgument",
+            message,
+        }
     }
 }
 
 impl From<EdgeError> for Failure {
     fn from(e: EdgeError) -> Self {
-        Self { kind: e.kind(), message: e.to_string() }
+        Self {
+            kind: e.kind(),
+            message: e.to_string(),
+        }
     }
 }
 
@@ -34,7 +40,10 @@ impl Edge {
     pub fn new(config_json: &str, environment_id: &str, now_ms: f64) -> Result<Self, Failure> {
         let injector = Config::from_json(config_json)
             .and_then(Config::validate)
-            .map_err(|e| Failure { kind: "ConfigError", message: e.to_string() })?;
+            .map_err(|e| Failure {
+                kind: "ConfigError",
+                message: e.to_string(),
+            })?;
         let env = Environment::new(check_id(environment_id)?, time(now_ms)?);
         Ok(Self { injector, env })
     }
@@ -43,9 +52,13 @@ impl Edge {
     pub fn handle(&self, event_json: &str, now_ms: f64) -> Result<String, Failure> {
         let now = time(now_ms)?;
         // Parse errors are `InvalidEvent`, worded as edge-fn words a body it cannot parse.
-        let event = serde_json::from_str(event_json).map_err(|e| EdgeError::InvalidEvent(e.to_string()))?;
+        let event =
+            serde_json::from_str(event_json).map_err(|e| EdgeError::InvalidEvent(e.to_string()))?;
         let handled = handle_event(&self.injector, &self.env, event, now)?;
-        serde_json::to_string(&handled.request).map_err(|e| Failure { kind: "InvalidEvent", message: e.to_string() })
+        serde_json::to_string(&handled.request).map_err(|e| Failure {
+            kind: "InvalidEvent",
+            message: e.to_string(),
+        })
     }
 
     pub fn reset(&self, environment_id: &str, now_ms: f64) -> Result<(), Failure> {
@@ -66,16 +79,24 @@ impl Edge {
 fn time(now_ms: f64) -> Result<DateTime<Utc>, Failure> {
     // Messages avoid formatting the f64 itself: float formatting alone is ~15 KB of wasm.
     if !now_ms.is_finite() {
-        return Err(Failure::argument("now must be a finite number of milliseconds (Date.now())".into()));
+        return Err(Failure::argument(
+            "now must be a finite number of milliseconds (Date.now())".into(),
+        ));
     }
     let ms = now_ms as i64; // saturating: out-of-range values fail just below
-    DateTime::from_timestamp_millis(ms).ok_or_else(|| Failure::argument(format!("now {ms} ms is outside the representable time range")))
+    DateTime::from_timestamp_millis(ms).ok_or_else(|| {
+        Failure::argument(format!(
+            "now {ms} ms is outside the representable time range"
+        ))
+    })
 }
 
 /// The id ends up in a header value, so it must be non-empty visible ASCII.
 fn check_id(id: &str) -> Result<&str, Failure> {
     if id.is_empty() || !id.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(Failure::argument(format!("environment id must be non-empty visible ASCII, got {id:?}")));
+        return Err(Failure::argument(format!(
+            "environment id must be non-empty visible ASCII, got {id:?}"
+        )));
     }
     Ok(id)
 }
@@ -121,21 +142,42 @@ mod tests {
         let edge = Edge::new("{}", "abc", T0).unwrap();
         let e = edge.handle(&event("origin-response"), T0).unwrap_err();
         assert_eq!(e.kind, "UnsupportedEventType");
-        assert_eq!(e.message, EdgeError::UnsupportedEventType("origin-response").to_string());
-        assert_eq!(edge.handle("not json", T0).unwrap_err().kind, "InvalidEvent");
+        assert_eq!(
+            e.message,
+            EdgeError::UnsupportedEventType("origin-response").to_string()
+        );
+        assert_eq!(
+            edge.handle("not json", T0).unwrap_err().kind,
+            "InvalidEvent"
+        );
         assert_eq!(edge.handle("{}", T0).unwrap_err().kind, "InvalidEvent");
-        assert_eq!(edge.environment().invocations(), 0, "failed events are not invocations");
+        assert_eq!(
+            edge.environment().invocations(),
+            0,
+            "failed events are not invocations"
+        );
     }
 
     #[test]
     fn bad_config_time_and_id_are_errors_not_panics() {
-        assert_eq!(Edge::new(r#"{"persisted_header":"x-edge-no"}"#, "a", T0).unwrap_err().kind, "ConfigError");
+        assert_eq!(
+            Edge::new(r#"{"persisted_header":"x-edge-no"}"#, "a", T0)
+                .unwrap_err()
+                .kind,
+            "ConfigError"
+        );
         assert_eq!(Edge::new("[", "a", T0).unwrap_err().kind, "ConfigError");
         assert_eq!(Edge::new("", "", T0).unwrap_err().kind, "InvalidArgument");
-        assert_eq!(Edge::new("", "a\nb", T0).unwrap_err().kind, "InvalidArgument");
+        assert_eq!(
+            Edge::new("", "a\nb", T0).unwrap_err().kind,
+            "InvalidArgument"
+        );
         let edge = Edge::new("", "a", T0).unwrap();
         for bad in [f64::NAN, f64::INFINITY, 1e300] {
-            assert_eq!(edge.handle(&event("origin-request"), bad).unwrap_err().kind, "InvalidArgument");
+            assert_eq!(
+                edge.handle(&event("origin-request"), bad).unwrap_err().kind,
+                "InvalidArgument"
+            );
         }
     }
 

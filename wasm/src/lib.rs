@@ -23,8 +23,14 @@ impl EdgeFunction {
     /// `config_json`: a `Config` as JSON (`""` or `"{}"` for the defaults). `environment_id`:
     /// random hex made by the caller. `now_ms`: `Date.now()`.
     #[wasm_bindgen(constructor)]
-    pub fn new(config_json: &str, environment_id: &str, now_ms: f64) -> Result<EdgeFunction, JsValue> {
-        Edge::new(config_json, environment_id, now_ms).map(|inner| Self { inner }).map_err(to_js)
+    pub fn new(
+        config_json: &str,
+        environment_id: &str,
+        now_ms: f64,
+    ) -> Result<EdgeFunction, JsValue> {
+        Edge::new(config_json, environment_id, now_ms)
+            .map(|inner| Self { inner })
+            .map_err(to_js)
     }
 
     /// Handle one CloudFront event (JSON); returns the request to give back to CloudFront (JSON).

@@ -11,6 +11,8 @@ initSync({ module: wasmModule });
 // forbid random values at global scope and freeze Date.now() there.
 let edge;
 
+const HOP_HEADERS = new Set(['host', 'connection', 'content-length', 'transfer-encoding']);
+
 function randomId() {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
@@ -57,11 +59,14 @@ export default {
       return new Response(`${error.name}: ${error.message}\n`, { status: 502 });
     }
     const headers = new Headers();
-    for (const entries of Object.values(forwarded.headers)) {
-      for (const { key, value } of entries) headers.append(key, value);
+    for (const [name, entries] of Object.entries(forwarded.headers)) {
+      // The fetch below sets these from the URL and body itself.
+      if (HOP_HEADERS.has(name)) continue;
+      for (const { key, value } of entries) headers.append(key ?? name, value);
     }
     const url = new URL(request.url);
     const target = `${url.protocol}//${url.host}${forwarded.uri}${forwarded.querystring ? `?${forwarded.querystring}` : ''}`;
-    return env.ORIGIN.fetch(target, { method: request.method, headers, body: request.body });
+    const body = request.method === 'GET' || request.method === 'HEAD' ? undefined : request.body;
+    return env.ORIGIN.fetch(target, { method: request.method, headers, body });
   },
 };

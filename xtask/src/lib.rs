@@ -24,11 +24,16 @@ pub const WASM_TARGET_BYTES: u64 = 150 * 1024;
 pub const STEM: &str = "edge_persist_wasm";
 
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives one level below the workspace root").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the workspace root")
+        .to_path_buf()
 }
 
 pub fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("target"))
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"))
 }
 
 /// The wasm-bindgen package (glue + optimised `.wasm`): `wasm/pkg/`.
@@ -55,7 +60,10 @@ pub fn build(config: Option<&Path>) -> Result<Built, Error> {
     build_wasm()?;
     let lambda_edge = package::lambda_edge(&config_json)?;
     let workerd = package::workerd(&config_json)?;
-    Ok(Built { lambda_edge, workerd })
+    Ok(Built {
+        lambda_edge,
+        workerd,
+    })
 }
 
 fn lock() -> Result<File, Error> {
@@ -80,7 +88,9 @@ fn build_wasm() -> Result<(), Error> {
         "--profile",
         "wasm-release",
     ]))?;
-    let raw = target_dir().join("wasm32-unknown-unknown/wasm-release").join(format!("{STEM}.wasm"));
+    let raw = target_dir()
+        .join("wasm32-unknown-unknown/wasm-release")
+        .join(format!("{STEM}.wasm"));
     let pkg = pkg_dir();
     fs::create_dir_all(&pkg)?;
     // The web target's `initSync({ module })` is the one glue that loads in Node (from bytes
@@ -93,6 +103,14 @@ fn build_wasm() -> Result<(), Error> {
         .reset_state_function(true)
         .generate(&pkg)?;
     let bg = pkg.join(format!("{STEM}_bg.wasm"));
-    tools::run(Command::new(tools::bin("wasm-opt")?).arg("-Oz").arg("--strip-debug").arg("--strip-producers").arg(&bg).arg("-o").arg(&bg))?;
+    tools::run(
+        Command::new(tools::bin("wasm-opt")?)
+            .arg("-Oz")
+            .arg("--strip-debug")
+            .arg("--strip-producers")
+            .arg(&bg)
+            .arg("-o")
+            .arg(&bg),
+    )?;
     Ok(())
 }

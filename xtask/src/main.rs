@@ -36,7 +36,10 @@ fn main() -> ExitCode {
                 xtask::WASM_TARGET_BYTES,
                 le.index_bytes
             );
-            println!("{}: worker.mjs + glue + .wasm for workerd", built.workerd.dir.display());
+            println!(
+                "{}: worker.mjs + glue + .wasm for workerd",
+                built.workerd.dir.display()
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {

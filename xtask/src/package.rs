@@ -49,8 +49,18 @@ pub fn lambda_edge(config_json: &str) -> Result<LambdaEdge, Error> {
     tools::run(
         Command::new(tools::bin("esbuild")?)
             .arg(workspace_root().join("wasm/lambda-edge/index.mjs"))
-            .args(["--bundle", "--format=esm", "--platform=node", "--target=node20", "--legal-comments=none", "--log-level=warning"])
-            .arg(format!("--define:EDGE_PERSIST_CONFIG={}", serde_json::to_string(config_json)?))
+            .args([
+                "--bundle",
+                "--format=esm",
+                "--platform=node",
+                "--target=node20",
+                "--legal-comments=none",
+                "--log-level=warning",
+            ])
+            .arg(format!(
+                "--define:EDGE_PERSIST_CONFIG={}",
+                serde_json::to_string(config_json)?
+            ))
             .arg(format!("--outfile={}", index.display())),
     )?;
     let wasm_name = format!("{STEM}_bg.wasm");
@@ -59,7 +69,13 @@ pub fn lambda_edge(config_json: &str) -> Result<LambdaEdge, Error> {
     let zip = dist_dir().join("lambda-edge.zip");
     write_zip(&zip, &dir, &["index.mjs", &wasm_name])?;
     let size = |p: &Path| p.metadata().map(|m| m.len());
-    let built = LambdaEdge { zip_bytes: size(&zip)?, wasm_bytes: size(&dir.join(&wasm_name))?, index_bytes: size(&index)?, zip, dir };
+    let built = LambdaEdge {
+        zip_bytes: size(&zip)?,
+        wasm_bytes: size(&dir.join(&wasm_name))?,
+        index_bytes: size(&index)?,
+        zip,
+        dir,
+    };
     if built.zip_bytes > ZIP_BUDGET_BYTES {
         return Err(format!(
             "{} is {} bytes, over the {ZIP_BUDGET_BYTES}-byte viewer-trigger budget of Lambda@Edge",
@@ -75,11 +91,17 @@ pub fn workerd(config_json: &str) -> Result<Workerd, Error> {
     let dir = fresh_dir("workerd")?;
     // workerd resolves module names itself, so the worker ships unbundled; the config goes in a
     // module of its own.
-    fs::copy(workspace_root().join("wasm/workerd/worker.mjs"), dir.join("worker.mjs"))?;
+    fs::copy(
+        workspace_root().join("wasm/workerd/worker.mjs"),
+        dir.join("worker.mjs"),
+    )?;
     for name in [format!("{STEM}.js"), format!("{STEM}_bg.wasm")] {
         fs::copy(pkg_dir().join(&name), dir.join(&name))?;
     }
-    fs::write(dir.join("config.mjs"), format!("export default {};\n", serde_json::to_string(config_json)?))?;
+    fs::write(
+        dir.join("config.mjs"),
+        format!("export default {};\n", serde_json::to_string(config_json)?),
+    )?;
     Ok(Workerd { dir })
 }
 
@@ -95,7 +117,9 @@ fn fresh_dir(name: &str) -> Result<PathBuf, Error> {
 /// Deterministic zip (fixed timestamps, 0644) with exactly `files` at its root.
 fn write_zip(zip: &Path, dir: &Path, files: &[&str]) -> Result<(), Error> {
     let mut out = zip::ZipWriter::new(File::create(zip)?);
-    let options = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated).unix_permissions(0o644);
+    let options = SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .unix_permissions(0o644);
     for name in files {
         out.start_file(*name, options)?;
         out.write_all(&fs::read(dir.join(name))?)?;

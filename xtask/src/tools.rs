@@ -6,15 +6,27 @@ use std::process::{Command, Output};
 use crate::{Error, workspace_root};
 
 /// What a fresh machine lacks most often: say exactly what to install.
-const NODE_HINT: &str = "install Node.js 20 or 22 with npm (e.g. `apt-get install nodejs npm`, or from nodejs.org)";
+const NODE_HINT: &str =
+    "install Node.js 20 or 22 with npm (e.g. `apt-get install nodejs npm`, or from nodejs.org)";
 
 /// `node` on PATH, at least v20 (the oldest Lambda@Edge runtime we target).
 pub fn node() -> Result<PathBuf, Error> {
-    let version = capture(Command::new("node").arg("--version"))
-        .map_err(|e| format!("`node` is needed for the wasm packages and their tests but {e}; {NODE_HINT}"))?;
-    let major: u32 = version.trim().trim_start_matches('v').split('.').next().and_then(|m| m.parse().ok()).unwrap_or(0);
+    let version = capture(Command::new("node").arg("--version")).map_err(|e| {
+        format!("`node` is needed for the wasm packages and their tests but {e}; {NODE_HINT}")
+    })?;
+    let major: u32 = version
+        .trim()
+        .trim_start_matches('v')
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0);
     if major < 20 {
-        return Err(format!("node {} is too old: Lambda@Edge runs Node.js 20 or 22; {NODE_HINT}", version.trim()).into());
+        return Err(format!(
+            "node {} is too old: Lambda@Edge runs Node.js 20 or 22; {NODE_HINT}",
+            version.trim()
+        )
+        .into());
     }
     Ok(PathBuf::from("node"))
 }
@@ -22,7 +34,10 @@ pub fn node() -> Result<PathBuf, Error> {
 fn npm() -> Result<(), Error> {
     capture(Command::new("npm").arg("--version"))
         .map(drop)
-        .map_err(|e| format!("`npm` is needed to install the pinned wasm tooling but {e}; {NODE_HINT}").into())
+        .map_err(|e| {
+            format!("`npm` is needed to install the pinned wasm tooling but {e}; {NODE_HINT}")
+                .into()
+        })
 }
 
 /// `wasm/node_modules`, installed from the committed lock file when missing or stale. Callers
@@ -36,9 +51,14 @@ pub fn node_modules() -> Result<PathBuf, Error> {
     let installed = modules.join(".package-lock.json");
     if !is_newer(&installed, &wasm.join("package-lock.json")) {
         npm()?;
-        eprintln!("xtask: installing pinned wasm tooling (npm ci) into {}", modules.display());
+        eprintln!(
+            "xtask: installing pinned wasm tooling (npm ci) into {}",
+            modules.display()
+        );
         // Install scripts are not needed: the platform binaries come as npm optional packages.
-        run(Command::new("npm").args(["ci", "--ignore-scripts", "--no-audit", "--no-fund"]).current_dir(&wasm))?;
+        run(Command::new("npm")
+            .args(["ci", "--ignore-scripts", "--no-audit", "--no-fund"])
+            .current_dir(&wasm))?;
     }
     Ok(modules)
 }
@@ -46,7 +66,11 @@ pub fn node_modules() -> Result<PathBuf, Error> {
 pub fn bin(name: &str) -> Result<PathBuf, Error> {
     let path = node_modules()?.join(".bin").join(name);
     if !path.exists() {
-        return Err(format!("{} is missing after npm ci: delete wasm/node_modules and retry", path.display()).into());
+        return Err(format!(
+            "{} is missing after npm ci: delete wasm/node_modules and retry",
+            path.display()
+        )
+        .into());
     }
     Ok(path)
 }
@@ -58,7 +82,9 @@ fn is_newer(a: &Path, b: &Path) -> bool {
 
 /// Run to completion, inheriting stdout/stderr so a failure explains itself.
 pub fn run(cmd: &mut Command) -> Result<(), Error> {
-    let status = cmd.status().map_err(|e| format!("cannot start {cmd:?}: {e}"))?;
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot start {cmd:?}: {e}"))?;
     if !status.success() {
         return Err(format!("{cmd:?} failed: {status}").into());
     }
@@ -68,12 +94,22 @@ pub fn run(cmd: &mut Command) -> Result<(), Error> {
 /// Run and return stdout; the error says "is not installed" when the program is missing.
 pub fn capture(cmd: &mut Command) -> Result<String, String> {
     match cmd.output() {
-        Ok(Output { status, stdout, stderr }) if status.success() => {
+        Ok(Output {
+            status,
+            stdout,
+            stderr,
+        }) if status.success() => {
             let _ = stderr;
             Ok(String::from_utf8_lossy(&stdout).into_owned())
         }
-        Ok(out) => Err(format!("{cmd:?} failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr).trim())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err("it is not installed (not found on PATH)".into()),
+        Ok(out) => Err(format!(
+            "{cmd:?} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err("it is not installed (not found on PATH)".into())
+        }
         Err(e) => Err(format!("it cannot be started: {e}")),
     }
 }

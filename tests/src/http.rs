@@ -3,18 +3,21 @@
 //! we drive (Node's fetch, workerd) honours.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
+
+/// Lowercase header name -> every value, in order.
+pub type HeaderMap = BTreeMap<String, Vec<String>>;
 
 #[derive(Debug, Clone)]
 pub struct Request {
     pub method: String,
     pub path: String,
     /// Lowercase names; repeated headers keep every value.
-    pub headers: BTreeMap<String, Vec<String>>,
+    pub headers: HeaderMap,
     pub body: Vec<u8>,
 }
 
@@ -95,14 +98,12 @@ fn serve_one(stream: TcpStream, handler: &dyn Fn(Request) -> Response) -> std::i
     )
 }
 
-fn read_head(
-    reader: &mut impl BufRead,
-) -> std::io::Result<Option<(String, BTreeMap<String, Vec<String>>)>> {
+fn read_head(reader: &mut impl BufRead) -> std::io::Result<Option<(String, HeaderMap)>> {
     let mut start = String::new();
     if reader.read_line(&mut start)? == 0 {
         return Ok(None);
     }
-    let mut headers: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut headers = HeaderMap::new();
     loop {
         let mut line = String::new();
         reader.read_line(&mut line)?;
@@ -120,10 +121,7 @@ fn read_head(
     Ok(Some((start.trim_end().to_owned(), headers)))
 }
 
-fn read_body(
-    reader: &mut impl BufRead,
-    headers: &BTreeMap<String, Vec<String>>,
-) -> std::io::Result<Vec<u8>> {
+fn read_body(reader: &mut impl BufRead, headers: &HeaderMap) -> std::io::Result<Vec<u8>> {
     let mut body = Vec::new();
     if headers
         .get("transfer-encoding")

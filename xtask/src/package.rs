@@ -42,32 +42,31 @@ pub fn config_json(path: Option<&Path>) -> Result<String, Error> {
 }
 
 pub fn lambda_edge(config_json: &str) -> Result<LambdaEdge, Error> {
-    let dir = fresh_dir("lambda-edge")?;
-    let index = dir.join("index.mjs");
-    // One file for the wrapper, the glue and the config: Lambda loads only `index.mjs` and the
-    // `.wasm` it reads beside itself.
-    tools::run(
-        Command::new(tools::bin("esbuild")?)
-            .arg(workspace_root().join("wasm/lambda-edge/index.mjs"))
-            .args([
-                "--bundle",
-                "--format=esm",
-                "--platform=node",
-                "--target=node20",
-                "--legal-comments=none",
-                "--log-level=warning",
-            ])
-            .arg(format!(
-                "--define:EDGE_PERSIST_CONFIG={}",
-                serde_json::to_string(config_json)?
-            ))
-            .arg(format!("--outfile={}", index.display())),
-    )?;
     let wasm_name = format!("{STEM}_bg.wasm");
-    fs::copy(pkg_dir().join(&wasm_name), dir.join(&wasm_name))?;
-
+    let wrapper = workspace_root().join("wasm/lambda-edge/index.mjs");
+    let inputs = [
+        fs::read(&wrapper)?,
+        fs::read(pkg_dir().join(format!("{STEM}.js")))?,
+        fs::read(pkg_dir().join(&wasm_name))?,
+    ];
+    let stamp = crate::stamp(&[
+        &inputs[0],
+        &inputs[1],
+        &inputs[2],
+        config_json.as_bytes(),
+        env!("CARGO_PKG_VERSION").as_bytes(),
+    ]);
+    let dir = dist_dir().join("lambda-edge");
+    let index = dir.join("index.mjs");
     let zip = dist_dir().join("lambda-edge.zip");
-    write_zip(&zip, &dir, &["index.mjs", &wasm_name])?;
+    let stamp_file = dist_dir().join(".lambda-edge.stamp");
+    let current = fs::read_to_string(&stamp_file).ok().as_deref() == Some(&stamp)
+        && zip.exists()
+        && index.exists();
+    if !current {
+        bundle(&dir, &wrapper, config_json, &wasm_name, &zip)?;
+        fs::write(&stamp_file, &stamp)?;
+    }
     let size = |p: &Path| p.metadata().map(|m| m.len());
     let built = LambdaEdge {
         zip_bytes: size(&zip)?,
@@ -87,8 +86,40 @@ pub fn lambda_edge(config_json: &str) -> Result<LambdaEdge, Error> {
     Ok(built)
 }
 
+fn bundle(
+    dir: &Path,
+    wrapper: &Path,
+    config_json: &str,
+    wasm_name: &str,
+    zip: &Path,
+) -> Result<(), Error> {
+    let dir = fresh_dir(dir)?;
+    let index = dir.join("index.mjs");
+    // One file for the wrapper, the glue and the config: Lambda loads only `index.mjs` and the
+    // `.wasm` it reads beside itself.
+    tools::run(
+        Command::new(tools::bin("esbuild")?)
+            .arg(wrapper)
+            .args([
+                "--bundle",
+                "--format=esm",
+                "--platform=node",
+                "--target=node20",
+                "--legal-comments=none",
+                "--log-level=warning",
+            ])
+            .arg(format!(
+                "--define:EDGE_PERSIST_CONFIG={}",
+                serde_json::to_string(config_json)?
+            ))
+            .arg(format!("--outfile={}", index.display())),
+    )?;
+    fs::copy(pkg_dir().join(wasm_name), dir.join(wasm_name))?;
+    write_zip(zip, &dir, &["index.mjs", wasm_name])
+}
+
 pub fn workerd(config_json: &str) -> Result<Workerd, Error> {
-    let dir = fresh_dir("workerd")?;
+    let dir = fresh_dir(&dist_dir().join("workerd"))?;
     // workerd resolves module names itself, so the worker ships unbundled; the config goes in a
     // module of its own.
     fs::copy(
@@ -105,13 +136,13 @@ pub fn workerd(config_json: &str) -> Result<Workerd, Error> {
     Ok(Workerd { dir })
 }
 
-fn fresh_dir(name: &str) -> Result<PathBuf, Error> {
-    let dir = dist_dir().join(name);
+/// Emptied first, so nothing left from an older build can end up in a package.
+fn fresh_dir(dir: &Path) -> Result<PathBuf, Error> {
     if dir.exists() {
-        fs::remove_dir_all(&dir)?;
+        fs::remove_dir_all(dir)?;
     }
-    fs::create_dir_all(&dir)?;
-    Ok(dir)
+    fs::create_dir_all(dir)?;
+    Ok(dir.to_path_buf())
 }
 
 /// Deterministic zip (fixed timestamps, 0644) with exactly `files` at its root.

@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use edge_fn::{EdgeState, handle_at};
 use edge_persist_core::Config;
+use edge_persist_tests::http::{self, Response, Server};
 use edge_persist_tests::runtime_api::{Outcome, RuntimeApi};
+use edge_persist_tests::workerd;
 use edge_persist_tests::{fixture, fixtures_dir};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::Value;
@@ -119,9 +121,53 @@ fn edge_fn_binary() -> PathBuf {
     xtask::target_dir().join("release/edge-fn")
 }
 
+/// workerd: spawn -> first response through the worker, and per-request round trips through
+/// the worker vs straight to the origin (the difference is the worker's share).
+fn workerd_numbers() -> (Vec<f64>, f64, f64) {
+    let origin = Server::start(|_| Response::new(200, "ok"));
+    let mut cold = Vec::new();
+    let mut through = Vec::new();
+    for _ in 0..COLD_RUNS {
+        let listen = workerd::free_addr();
+        let dir = workerd::config_dir(listen, origin.addr);
+        let start = Instant::now();
+        let _w = workerd::start(&dir, listen);
+        let res = http::send(listen, "GET", "/", &[], b"").unwrap();
+        assert_eq!(res.status, 200);
+        cold.push(start.elapsed().as_secs_f64() * 1000.0);
+        if through.is_empty() {
+            for _ in 0..50 {
+                http::send(listen, "GET", "/", &[], b"").unwrap();
+            }
+            for _ in 0..7 {
+                let t = Instant::now();
+                for _ in 0..200 {
+                    http::send(listen, "GET", "/", &[], b"").unwrap();
+                }
+                through.push(t.elapsed().as_secs_f64() * 1e6 / 200.0);
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    let direct: Vec<f64> = (0..7)
+        .map(|_| {
+            let t = Instant::now();
+            for _ in 0..200 {
+                http::send(origin.addr, "GET", "/", &[], b"").unwrap();
+            }
+            t.elapsed().as_secs_f64() * 1e6 / 200.0
+        })
+        .collect();
+    (cold, median(through), median(direct))
+}
+
 fn main() {
-    if std::env::args().any(|a| a == "--list") {
-        return; // `cargo test --benches` asks for a list; there is nothing to test here.
+    // `cargo test --all-targets` runs bench binaries too: measure only under `cargo bench`.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!(
+            "runtimes: a benchmark report; run `cargo bench -p edge-persist-tests --bench runtimes`"
+        );
+        return;
     }
     let built = xtask::build(None).expect("build the wasm packages");
     let wasm_dir = built.lambda_edge.dir.clone();
@@ -161,6 +207,7 @@ fn main() {
         median(cold_native.clone()),
     );
 
+    let (cold_workerd, through_us, direct_us) = workerd_numbers();
     let size = |p: PathBuf| p.metadata().map(|m| m.len()).unwrap_or(0);
     println!("node {}", node_version.trim());
     println!(
@@ -191,6 +238,15 @@ fn main() {
         cn / cp
     );
     println!("\nruns ms: wasm {cold_wasm:.1?} plain {cold_plain:.1?} native {cold_native:.1?}");
+    println!(
+        "\n| workerd | value |\n|---|---|\n| cold: spawn -> first proxied response (median of {COLD_RUNS}) | {:.1} ms |",
+        median(cold_workerd.clone())
+    );
+    println!(
+        "| request through the worker to a loopback origin (median of 7 x 200) | {through_us:.0} us |"
+    );
+    println!("| same request straight to the origin | {direct_us:.0} us |");
+    println!("\nruns ms: workerd {cold_workerd:.1?}");
     println!("\n| size | bytes |\n|---|---|");
     println!(
         "| dist/lambda-edge/edge_persist_wasm_bg.wasm | {} |",

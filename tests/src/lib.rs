@@ -3,6 +3,7 @@
 pub mod http;
 pub mod runtime_api;
 pub mod wasm;
+pub mod workerd;
 
 use std::path::{Path, PathBuf};
 

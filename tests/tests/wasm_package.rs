@@ -63,3 +63,46 @@ fn the_unzipped_package_alone_handles_an_event() {
     ));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("edge-persist-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn the_build_compiles_the_config_in_and_refuses_a_bad_one() {
+    let dir = temp_dir("config");
+    let config = dir.join("edge-config.json");
+    std::fs::write(
+        &config,
+        r#"{"persisted_header": "X-Persisted-At", "environment_headers": false}"#,
+    )
+    .unwrap();
+    let built = xtask::build_into(&dir.join("dist"), Some(&config)).expect("build with a config");
+    let out = node()
+        .arg(xtask::workspace_root().join("wasm/lambda-edge/test/run-fixtures.mjs"))
+        .arg(&built.lambda_edge.dir)
+        .arg(fixtures_dir().join("cloudfront-origin-request.json"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    let line: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let headers = line["value"]["headers"].as_object().unwrap();
+    assert_eq!(headers["x-persisted-at"][0]["key"], "X-Persisted-At");
+    assert!(
+        !headers.contains_key("custom_header") && !headers.contains_key("x-persist-env-id"),
+        "{headers:?}"
+    );
+
+    std::fs::write(&config, r#"{"persisted_header": "X-Edge-Location"}"#).unwrap();
+    let err =
+        xtask::build_into(&dir.join("bad"), Some(&config)).expect_err("a disallowed header name");
+    assert!(err.to_string().contains("disallowed at the edge"), "{err}");
+    assert!(
+        !dir.join("bad").exists(),
+        "nothing is built from a bad config"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

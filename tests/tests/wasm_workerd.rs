@@ -2,92 +2,11 @@
 //! it adds core's headers to the request it proxies to an origin, and this test records whether
 //! module state persists across requests (it does, within one isolate) and what resets it.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use edge_persist_tests::http::{self, Request, Response, Server};
-use edge_persist_tests::wasm::{packages, workerd};
-
-struct Workerd(Child);
-
-impl Drop for Workerd {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The worker's files plus a capnp config in a directory of their own (capnp `embed`s relative
-/// paths), serving on `listen` and proxying to `origin`.
-fn config_dir(listen: SocketAddr, origin: SocketAddr) -> PathBuf {
-    let src = &packages().workerd.dir;
-    let dir = std::env::temp_dir().join(format!(
-        "edge-persist-workerd-{}-{}",
-        std::process::id(),
-        listen.port()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    for entry in std::fs::read_dir(src).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
-    }
-    let config = format!(
-        r#"using Workerd = import "/workerd/workerd.capnp";
-const config :Workerd.Config = (
-  services = [
-    (name = "main", worker = .edge),
-    (name = "origin", external = (address = "{origin}", http = ())),
-  ],
-  sockets = [(name = "http", address = "{listen}", http = (), service = "main")],
-);
-const edge :Workerd.Worker = (
-  modules = [
-    (name = "worker.mjs", esModule = embed "worker.mjs"),
-    (name = "edge_persist_wasm.js", esModule = embed "edge_persist_wasm.js"),
-    (name = "config.mjs", esModule = embed "config.mjs"),
-    (name = "edge_persist_wasm_bg.wasm", wasm = embed "edge_persist_wasm_bg.wasm"),
-  ],
-  bindings = [(name = "ORIGIN", service = "origin")],
-  compatibilityDate = "2025-01-01",
-);
-"#
-    );
-    std::fs::write(dir.join("config.capnp"), config).unwrap();
-    dir
-}
-
-fn start(dir: &Path, listen: SocketAddr) -> Workerd {
-    let child = std::process::Command::new(workerd())
-        .args(["serve", "config.capnp", "--verbose"])
-        .current_dir(dir)
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawn workerd");
-    let mut workerd = Workerd(child);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while TcpStream::connect(listen).is_err() {
-        if let Some(status) = workerd.0.try_wait().unwrap() {
-            panic!("workerd exited before listening: {status}");
-        }
-        assert!(
-            Instant::now() < deadline,
-            "workerd did not listen on {listen} within 60 s"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    workerd
-}
+use edge_persist_tests::workerd::{config_dir, free_addr, start};
 
 fn value<'a>(req: &'a Request, name: &str) -> &'a str {
     req.header(name)
@@ -102,7 +21,7 @@ fn worker_adds_the_headers_and_module_state_persists_within_an_isolate() {
         record.lock().unwrap().push(req);
         Response::new(200, "from origin").header("content-type", "text/plain")
     });
-    let listen: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let listen = free_addr();
     let dir = config_dir(listen, origin.addr);
 
     let workerd = start(&dir, listen);

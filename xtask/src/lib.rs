@@ -55,11 +55,17 @@ pub struct Built {
 /// Build both packages under an exclusive file lock, so parallel test binaries (and a developer's
 /// `cargo xtask` at the same time) never write half a package another one is reading.
 pub fn build(config: Option<&Path>) -> Result<Built, Error> {
-    let _lock = lock()?;
+    build_into(&dist_dir(), config)
+}
+
+/// [`build`] into another directory than `dist/` (tests of other configs).
+pub fn build_into(dist: &Path, config: Option<&Path>) -> Result<Built, Error> {
+    // Validate before anything slow: a bad config fails at once with its own message.
     let config_json = package::config_json(config)?;
+    let _lock = lock()?;
     build_wasm()?;
-    let lambda_edge = package::lambda_edge(&config_json)?;
-    let workerd = package::workerd(&config_json)?;
+    let lambda_edge = package::lambda_edge(dist, &config_json)?;
+    let workerd = package::workerd(dist, &config_json)?;
     Ok(Built {
         lambda_edge,
         workerd,

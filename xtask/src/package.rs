@@ -8,7 +8,7 @@ use std::process::Command;
 use edge_persist_core::Config;
 use zip::write::SimpleFileOptions;
 
-use crate::{Error, STEM, ZIP_BUDGET_BYTES, dist_dir, pkg_dir, tools, workspace_root};
+use crate::{Error, STEM, ZIP_BUDGET_BYTES, pkg_dir, tools, workspace_root};
 
 #[derive(Debug, Clone)]
 pub struct LambdaEdge {
@@ -41,7 +41,7 @@ pub fn config_json(path: Option<&Path>) -> Result<String, Error> {
     Ok(serde_json::to_string(injector.config())?)
 }
 
-pub fn lambda_edge(config_json: &str) -> Result<LambdaEdge, Error> {
+pub fn lambda_edge(dist: &Path, config_json: &str) -> Result<LambdaEdge, Error> {
     let wasm_name = format!("{STEM}_bg.wasm");
     let wrapper = workspace_root().join("wasm/lambda-edge/index.mjs");
     let inputs = [
@@ -56,10 +56,10 @@ pub fn lambda_edge(config_json: &str) -> Result<LambdaEdge, Error> {
         config_json.as_bytes(),
         env!("CARGO_PKG_VERSION").as_bytes(),
     ]);
-    let dir = dist_dir().join("lambda-edge");
+    let dir = dist.join("lambda-edge");
     let index = dir.join("index.mjs");
-    let zip = dist_dir().join("lambda-edge.zip");
-    let stamp_file = dist_dir().join(".lambda-edge.stamp");
+    let zip = dist.join("lambda-edge.zip");
+    let stamp_file = dist.join(".lambda-edge.stamp");
     let current = fs::read_to_string(&stamp_file).ok().as_deref() == Some(&stamp)
         && zip.exists()
         && index.exists();
@@ -118,8 +118,8 @@ fn bundle(
     write_zip(zip, &dir, &["index.mjs", wasm_name])
 }
 
-pub fn workerd(config_json: &str) -> Result<Workerd, Error> {
-    let dir = fresh_dir(&dist_dir().join("workerd"))?;
+pub fn workerd(dist: &Path, config_json: &str) -> Result<Workerd, Error> {
+    let dir = fresh_dir(&dist.join("workerd"))?;
     // workerd resolves module names itself, so the worker ships unbundled; the config goes in a
     // module of its own.
     fs::copy(

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use edge_fn::{EdgeState, handle_at};
-use edge_persist_core::Config;
+use edge_persist_core::{Config, Init};
 use edge_persist_tests::http::{self, Response, Server};
 use edge_persist_tests::runtime_api::{Outcome, RuntimeApi};
 use edge_persist_tests::workerd;
@@ -56,7 +56,14 @@ fn node_invoke(wasm_dir: &Path, plain_dir: &Path) -> (Vec<f64>, Vec<f64>) {
 
 /// edge-fn's handler as lambda_runtime calls it: JSON value in, request value out.
 fn native_invoke() -> Vec<f64> {
-    let state = EdgeState::new(Config::default().validate().unwrap(), "bench".into());
+    let init = Init {
+        function_name: "edge-fn".into(),
+        environment_id: "bench".into(),
+        session_secret: [1; 16],
+        memory_mb: Some(128),
+        now: Utc::now(),
+    };
+    let state = EdgeState::new(Config::default(), init).unwrap();
     let event = fixture("cloudfront-origin-request");
     let run = |calls: u32| {
         let events: Vec<Value> = (0..calls).map(|_| event.clone()).collect();

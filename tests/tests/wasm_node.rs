@@ -35,10 +35,10 @@ fn node_test(file: &str, expected_tests: u32) {
 
 #[test]
 fn exported_api_in_node() {
-    node_test("api.test.mjs", 7);
+    node_test("api.test.mjs", 9);
 }
 
 #[test]
 fn lambda_edge_handler_in_node() {
-    node_test("handler.test.mjs", 5);
+    node_test("handler.test.mjs", 6);
 }

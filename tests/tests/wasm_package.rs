@@ -54,7 +54,18 @@ fn the_unzipped_package_alone_handles_an_event() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", describe(&out));
-    let request: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // stdout: the handler's own JSON log lines (invocation, an EMF line when due), then the
+    // request this script prints.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(
+        lines.iter().any(|l| l["message"] == "invocation"),
+        "{stdout}"
+    );
+    let request = lines.last().unwrap();
     assert_eq!(request["headers"]["x-persist-start"][0]["value"], "cold");
     assert!(edge_persist_tests::is_rfc3339_millis_utc(
         request["headers"]["custom_header"][0]["value"]

@@ -1,11 +1,12 @@
-// Per-invocation time of Lambda@Edge handlers in one Node process: node invoke.mjs EVENT DIR...
+// Per-invocation time of Lambda@Edge handlers in one Node process: node invoke.mjs OUT EVENT DIR...
 // Each DIR holds an index.mjs exporting `handler`. Rounds alternate between the handlers so
-// machine noise hits all of them alike; prints {dir: [ns per call, one per round]} as JSON.
-import { readFileSync } from 'node:fs';
+// machine noise hits all of them alike; writes {dir: [ns per call, one per round]} as JSON to OUT
+// (stdout carries the handlers' own logs, as at Lambda).
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-const [eventFile, ...dirs] = process.argv.slice(2);
+const [outFile, eventFile, ...dirs] = process.argv.slice(2);
 const text = readFileSync(eventFile, 'utf8');
 const ROUNDS = 7;
 const CALLS = 20000;
@@ -29,4 +30,4 @@ const results = Object.fromEntries(dirs.map((d) => [d, []]));
 for (let round = 0; round < ROUNDS; round++) {
   for (const [dir, handler] of handlers) results[dir].push(await run(handler, CALLS));
 }
-console.log(JSON.stringify(results));
+writeFileSync(outFile, JSON.stringify(results));

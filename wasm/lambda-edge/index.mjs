@@ -11,10 +11,17 @@ const WASM_FILE = 'edge_persist_wasm_bg.wasm';
 // eslint-disable-next-line no-undef
 const CONFIG = typeof EDGE_PERSIST_CONFIG === 'string' ? EDGE_PERSIST_CONFIG : '';
 
-// core has no randomness: the 128-bit environment id is made here, as edge-fn makes its own.
-function randomId() {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+// Lambda@Edge keeps its reserved variables: the same two edge-fn reads.
+const FUNCTION_NAME = process.env.AWS_LAMBDA_FUNCTION_NAME ?? 'edge-fn';
+const MEMORY_MB = Number(process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE) || undefined;
+
+// core has no randomness: the 128-bit environment id and the session-hash key are made here,
+// as edge-fn makes its own from the OS RNG.
+const randomBytes = () => crypto.getRandomValues(new Uint8Array(16));
+const randomId = () => Array.from(randomBytes(), (b) => b.toString(16).padStart(2, '0')).join('');
+
+function create() {
+  return new EdgeFunction(CONFIG, randomId(), randomBytes(), FUNCTION_NAME, MEMORY_MB, Date.now());
 }
 
 function log(level, message, fields) {
@@ -28,7 +35,7 @@ initSync({ module: new WebAssembly.Module(readFileSync(new URL(WASM_FILE, import
 
 // Module scope, like the article's `dataToPersist`: lives as long as this execution environment.
 // Config errors throw here, during Lambda's init phase, as edge-fn fails at start.
-let edge = new EdgeFunction(CONFIG, randomId(), Date.now());
+let edge = create();
 let environmentId = edge.environmentId;
 
 // A trap (a Rust panic, an out-of-bounds access) leaves the instance's memory in an unknown state:
@@ -36,7 +43,7 @@ let environmentId = edge.environmentId;
 function reinstantiate(requestId, error) {
   const lost = environmentId;
   __wbg_reset_state();
-  edge = new EdgeFunction(CONFIG, randomId(), Date.now());
+  edge = create();
   environmentId = edge.environmentId;
   log('ERROR', 'wasm trap: instance re-instantiated, environment state lost', {
     requestId,
@@ -46,24 +53,47 @@ function reinstantiate(requestId, error) {
   });
 }
 
-function handle(event) {
+function handle(event, requestId) {
   // `?? null`: an absent event must reach core as JSON (and fail there as InvalidEvent).
-  return JSON.parse(edge.handle(JSON.stringify(event ?? null), Date.now()));
+  const out = JSON.parse(edge.handle(JSON.stringify(event ?? null), Date.now()));
+  const inv = out.invocation;
+  // The fields edge-fn logs per invocation.
+  log('INFO', 'invocation', {
+    requestId,
+    cfRequestId: out.cfRequestId ?? '',
+    eventType: out.eventType,
+    environmentId: inv.environment_id,
+    start: inv.cold ? 'cold' : 'warm',
+    invocation: inv.number,
+    persisted: inv.persisted,
+    sessionHits: out.session?.hits,
+  });
+  // EMF must be a JSON object alone on its line.
+  if (out.metrics) console.log(out.metrics);
+  return out.request;
+}
+
+function failed(requestId, error) {
+  log('WARN', 'invocation failed', { requestId, environmentId, errorType: error.name, error: error.message });
 }
 
 export const handler = async (event, context) => {
   const requestId = context?.awsRequestId;
   try {
-    return handle(event);
+    return handle(event, requestId);
   } catch (error) {
-    if (!(error instanceof WebAssembly.RuntimeError)) throw error;
+    if (!(error instanceof WebAssembly.RuntimeError)) {
+      failed(requestId, error);
+      throw error;
+    }
     reinstantiate(requestId, error);
     // The trap may have come from the instance's state, not from this event: one retry on the
     // fresh instance. If the event itself traps, the next request still gets a clean instance.
     try {
-      return handle(event);
+      return handle(event, requestId);
     } catch (again) {
       if (again instanceof WebAssembly.RuntimeError) reinstantiate(requestId, again);
+      failed(requestId, again);
       throw again;
     }
   }

@@ -1,7 +1,10 @@
 //! The pure-Rust layer under the bindings: everything here runs natively in unit tests.
 
 use chrono::{DateTime, Utc};
-use edge_persist_core::{Config, EdgeError, Environment, Injector, handle_event};
+use edge_persist_core::cloudfront::Request;
+use edge_persist_core::session::Visit;
+use edge_persist_core::{Config, EdgeError, EdgeFunction, Environment, Init, Invocation};
+use serde::Serialize;
 
 /// A failure the JS side sees as an `Error` with `name = kind`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,49 +32,107 @@ impl From<EdgeError> for Failure {
     }
 }
 
-/// One execution environment: a validated injector and the environment's state.
+/// What the JS host knows at init (Lambda's reserved variables, its RNG, its clock); core has
+/// none of these itself.
+#[derive(Debug, Clone)]
+pub struct HostInit<'a> {
+    pub config_json: &'a str,
+    pub environment_id: &'a str,
+    /// 16 random bytes: the key of the session-token hash.
+    pub session_secret: &'a [u8],
+    pub function_name: &'a str,
+    /// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, when known: sets the default session budget.
+    pub memory_mb: Option<f64>,
+    pub now_ms: f64,
+}
+
+/// One handled event as the wrapper needs it: the request for CloudFront, the fields edge-fn
+/// logs per invocation, and the EMF line to print when one is due.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Output<'a> {
+    request: &'a Request,
+    invocation: &'a Invocation,
+    event_type: &'static str,
+    cf_request_id: Option<&'a str>,
+    session: Option<&'a Visit>,
+    metrics: Option<&'a str>,
+}
+
+/// One execution environment: core's [`EdgeFunction`], fed from JS values.
 #[derive(Debug)]
 pub struct Edge {
-    injector: Injector,
-    env: Environment,
+    inner: EdgeFunction,
 }
 
 impl Edge {
-    pub fn new(config_json: &str, environment_id: &str, now_ms: f64) -> Result<Self, Failure> {
-        let injector = Config::from_json(config_json)
-            .and_then(Config::validate)
-            .map_err(|e| Failure {
-                kind: "ConfigError",
-                message: e.to_string(),
-            })?;
-        let env = Environment::new(check_id(environment_id)?, time(now_ms)?);
-        Ok(Self { injector, env })
+    pub fn new(init: HostInit<'_>) -> Result<Self, Failure> {
+        let config = Config::from_json(init.config_json).map_err(|e| Failure {
+            kind: "ConfigError",
+            message: e.to_string(),
+        })?;
+        let session_secret: [u8; 16] = init.session_secret.try_into().map_err(|_| {
+            Failure::argument(format!(
+                "session secret must be 16 bytes, got {}",
+                init.session_secret.len()
+            ))
+        })?;
+        let memory_mb = match init.memory_mb {
+            None => None,
+            Some(mb) if mb.is_finite() && mb >= 1.0 && mb <= 10_240.0 => Some(mb as u64),
+            Some(_) => {
+                return Err(Failure::argument(
+                    "memory must be 1 to 10,240 MB (Lambda's range)".into(),
+                ));
+            }
+        };
+        let core_init = Init {
+            function_name: init.function_name.to_owned(),
+            environment_id: check_id(init.environment_id)?.to_owned(),
+            session_secret,
+            memory_mb,
+            now: time(init.now_ms)?,
+        };
+        let inner = EdgeFunction::new(config, core_init).map_err(|e| Failure {
+            kind: "ConfigError",
+            message: e.to_string(),
+        })?;
+        Ok(Self { inner })
     }
 
-    /// The request CloudFront should forward, as JSON.
+    /// `{request, invocation, eventType, cfRequestId, session, metrics}` as JSON.
     pub fn handle(&self, event_json: &str, now_ms: f64) -> Result<String, Failure> {
         let now = time(now_ms)?;
-        // Parse errors are `InvalidEvent`, worded as edge-fn words a body it cannot parse.
+        // Parse errors are `InvalidEvent`, as edge-fn reports a payload it cannot read.
         let event =
             serde_json::from_str(event_json).map_err(|e| EdgeError::InvalidEvent(e.to_string()))?;
-        let handled = handle_event(&self.injector, &self.env, event, now)?;
-        serde_json::to_string(&handled.request).map_err(|e| Failure {
+        let handled = self.inner.handle(event, now)?;
+        let output = Output {
+            request: &handled.request,
+            invocation: &handled.invocation,
+            event_type: handled.event_type.as_str(),
+            cf_request_id: handled.cf_request_id.as_deref(),
+            session: handled.session.as_ref(),
+            metrics: handled.metrics.as_deref(),
+        };
+        serde_json::to_string(&output).map_err(|e| Failure {
             kind: "InvalidEvent",
             message: e.to_string(),
         })
     }
 
     pub fn reset(&self, environment_id: &str, now_ms: f64) -> Result<(), Failure> {
-        self.env.reset(check_id(environment_id)?, time(now_ms)?);
+        self.inner
+            .reset(check_id(environment_id)?.to_owned(), time(now_ms)?);
         Ok(())
     }
 
     pub fn environment(&self) -> &Environment {
-        &self.env
+        self.inner.environment()
     }
 
     pub fn config_json(&self) -> String {
-        serde_json::to_string(self.injector.config()).unwrap_or_default()
+        serde_json::to_string(self.inner.injector().config()).unwrap_or_default()
     }
 }
 
@@ -108,39 +169,91 @@ mod tests {
 
     const T0: f64 = 1_795_737_600_000.0; // 2026-11-27T00:00:00Z
 
-    fn event(event_type: &str) -> String {
+    fn init<'a>(config_json: &'a str, id: &'a str) -> HostInit<'a> {
+        HostInit {
+            config_json,
+            environment_id: id,
+            session_secret: &[7; 16],
+            function_name: "edge-fn",
+            memory_mb: Some(128.0),
+            now_ms: T0,
+        }
+    }
+
+    fn event(event_type: &str, cookie: Option<&str>) -> String {
+        let mut headers =
+            serde_json::json!({"custom_header": [{"key": "Custom_Header", "value": "spoofed"}]});
+        if let Some(c) = cookie {
+            headers["cookie"] = serde_json::json!([{"key": "Cookie", "value": c}]);
+        }
         serde_json::json!({"Records": [{"cf": {
             "config": {"distributionDomainName": "d.cloudfront.net", "distributionId": "E1",
                        "eventType": event_type, "requestId": "r1"},
             "request": {"clientIp": "203.0.113.1", "method": "GET", "uri": "/", "querystring": "",
-                        "headers": {"custom_header": [{"key": "Custom_Header", "value": "spoofed"}]}}
+                        "headers": headers}
         }}]})
         .to_string()
     }
 
-    fn header(request: &str, name: &str) -> String {
-        let v: Value = serde_json::from_str(request).unwrap();
-        v["headers"][name][0]["value"].as_str().unwrap().to_owned()
+    fn output(json: &str) -> Value {
+        serde_json::from_str(json).unwrap()
+    }
+
+    fn header(out: &Value, name: &str) -> String {
+        out["request"]["headers"][name][0]["value"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     }
 
     #[test]
     fn persists_the_first_time_and_counts_invocations() {
-        let edge = Edge::new("", "abc", T0).unwrap();
-        let first = edge.handle(&event("origin-request"), T0 + 7.0).unwrap();
-        let second = edge.handle(&event("viewer-request"), T0 + 1000.0).unwrap();
+        let edge = Edge::new(init("", "abc")).unwrap();
+        let first = output(
+            &edge
+                .handle(&event("origin-request", None), T0 + 7.0)
+                .unwrap(),
+        );
+        let second = output(
+            &edge
+                .handle(&event("viewer-request", None), T0 + 1000.0)
+                .unwrap(),
+        );
         assert_eq!(header(&first, "custom_header"), "2026-11-27T00:00:00.007Z");
         assert_eq!(header(&second, "custom_header"), "2026-11-27T00:00:00.007Z");
         assert_eq!(header(&first, "x-persist-start"), "cold");
         assert_eq!(header(&second, "x-persist-start"), "warm");
         assert_eq!(header(&second, "x-persist-invocation"), "2");
         assert_eq!(header(&second, "x-persist-env-age-ms"), "1000");
+        assert_eq!(second["invocation"]["number"], 2);
+        assert_eq!(
+            (second["eventType"].as_str(), second["cfRequestId"].as_str()),
+            (Some("viewer-request"), Some("r1"))
+        );
         assert_eq!(edge.environment().invocations(), 2);
     }
 
     #[test]
+    fn sessions_are_counted_per_cookie() {
+        let edge = Edge::new(init("", "abc")).unwrap();
+        let cookie = format!("edge_session={}", "a".repeat(32));
+        edge.handle(&event("origin-request", Some(&cookie)), T0)
+            .unwrap();
+        let out = output(
+            &edge
+                .handle(&event("origin-request", Some(&cookie)), T0 + 1.0)
+                .unwrap(),
+        );
+        assert_eq!(out["session"]["hits"], 2);
+        assert_eq!(header(&out, "x-persist-session-hits"), "2");
+    }
+
+    #[test]
     fn errors_carry_the_core_kind() {
-        let edge = Edge::new("{}", "abc", T0).unwrap();
-        let e = edge.handle(&event("origin-response"), T0).unwrap_err();
+        let edge = Edge::new(init("{}", "abc")).unwrap();
+        let e = edge
+            .handle(&event("origin-response", None), T0)
+            .unwrap_err();
         assert_eq!(e.kind, "UnsupportedEventType");
         assert_eq!(
             e.message,
@@ -159,23 +272,52 @@ mod tests {
     }
 
     #[test]
-    fn bad_config_time_and_id_are_errors_not_panics() {
+    fn bad_config_time_id_secret_and_memory_are_errors_not_panics() {
         assert_eq!(
-            Edge::new(r#"{"persisted_header":"x-edge-no"}"#, "a", T0)
+            Edge::new(init(r#"{"persisted_header":"x-edge-no"}"#, "a"))
                 .unwrap_err()
                 .kind,
             "ConfigError"
         );
-        assert_eq!(Edge::new("[", "a", T0).unwrap_err().kind, "ConfigError");
-        assert_eq!(Edge::new("", "", T0).unwrap_err().kind, "InvalidArgument");
+        assert_eq!(Edge::new(init("[", "a")).unwrap_err().kind, "ConfigError");
+        assert_eq!(Edge::new(init("", "")).unwrap_err().kind, "InvalidArgument");
         assert_eq!(
-            Edge::new("", "a\nb", T0).unwrap_err().kind,
+            Edge::new(init("", "a\nb")).unwrap_err().kind,
             "InvalidArgument"
         );
-        let edge = Edge::new("", "a", T0).unwrap();
+        assert_eq!(
+            Edge::new(HostInit {
+                session_secret: &[1; 15],
+                ..init("", "a")
+            })
+            .unwrap_err()
+            .kind,
+            "InvalidArgument"
+        );
+        for mb in [0.0, -1.0, f64::NAN, 1e9] {
+            assert_eq!(
+                Edge::new(HostInit {
+                    memory_mb: Some(mb),
+                    ..init("", "a")
+                })
+                .unwrap_err()
+                .kind,
+                "InvalidArgument"
+            );
+        }
+        assert!(
+            Edge::new(HostInit {
+                memory_mb: None,
+                ..init("", "a")
+            })
+            .is_ok()
+        );
+        let edge = Edge::new(init("", "a")).unwrap();
         for bad in [f64::NAN, f64::INFINITY, 1e300] {
             assert_eq!(
-                edge.handle(&event("origin-request"), bad).unwrap_err().kind,
+                edge.handle(&event("origin-request", None), bad)
+                    .unwrap_err()
+                    .kind,
                 "InvalidArgument"
             );
         }
@@ -183,10 +325,14 @@ mod tests {
 
     #[test]
     fn reset_starts_cold_with_a_new_id() {
-        let edge = Edge::new("", "a", T0).unwrap();
-        edge.handle(&event("origin-request"), T0).unwrap();
+        let edge = Edge::new(init("", "a")).unwrap();
+        edge.handle(&event("origin-request", None), T0).unwrap();
         edge.reset("b", T0 + 5.0).unwrap();
-        let r = edge.handle(&event("origin-request"), T0 + 9.0).unwrap();
+        let r = output(
+            &edge
+                .handle(&event("origin-request", None), T0 + 9.0)
+                .unwrap(),
+        );
         assert_eq!(header(&r, "x-persist-env-id"), "b");
         assert_eq!(header(&r, "x-persist-start"), "cold");
         assert_eq!(header(&r, "custom_header"), "2026-11-27T00:00:00.009Z");

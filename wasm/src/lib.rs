@@ -8,7 +8,7 @@
 
 mod edge;
 
-pub use edge::{Edge, Failure};
+pub use edge::{Edge, Failure, HostInit};
 
 use wasm_bindgen::prelude::*;
 
@@ -20,20 +20,32 @@ pub struct EdgeFunction {
 
 #[wasm_bindgen]
 impl EdgeFunction {
-    /// `config_json`: a `Config` as JSON (`""` or `"{}"` for the defaults). `environment_id`:
-    /// random hex made by the caller. `now_ms`: `Date.now()`.
+    /// `config_json`: a `Config` as JSON (`""` or `"{}"` for the defaults). `environment_id`
+    /// and the 16-byte `session_secret`: random, made by the caller. `function_name` and
+    /// `memory_mb`: Lambda's reserved variables, when known. `now_ms`: `Date.now()`.
     #[wasm_bindgen(constructor)]
     pub fn new(
         config_json: &str,
         environment_id: &str,
+        session_secret: &[u8],
+        function_name: &str,
+        memory_mb: Option<f64>,
         now_ms: f64,
     ) -> Result<EdgeFunction, JsValue> {
-        Edge::new(config_json, environment_id, now_ms)
-            .map(|inner| Self { inner })
-            .map_err(to_js)
+        let init = HostInit {
+            config_json,
+            environment_id,
+            session_secret,
+            function_name,
+            memory_mb,
+            now_ms,
+        };
+        Edge::new(init).map(|inner| Self { inner }).map_err(to_js)
     }
 
-    /// Handle one CloudFront event (JSON); returns the request to give back to CloudFront (JSON).
+    /// Handle one CloudFront event (JSON). Returns JSON `{request, invocation, eventType,
+    /// cfRequestId, session, metrics}`: `request` goes back to CloudFront, `metrics` (an EMF line,
+    /// when due) is printed alone on a line.
     pub fn handle(&self, event_json: &str, now_ms: f64) -> Result<String, JsValue> {
         self.inner.handle(event_json, now_ms).map_err(to_js)
     }

@@ -13,10 +13,8 @@ let edge;
 
 const HOP_HEADERS = new Set(['host', 'connection', 'content-length', 'transfer-encoding']);
 
-function randomId() {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
-}
+const randomBytes = () => crypto.getRandomValues(new Uint8Array(16));
+const randomId = () => Array.from(randomBytes(), (b) => b.toString(16).padStart(2, '0')).join('');
 
 function toEvent(request) {
   const url = new URL(request.url);
@@ -48,10 +46,11 @@ function toEvent(request) {
 
 export default {
   async fetch(request, env) {
-    edge ??= new EdgeFunction(CONFIG, randomId(), Date.now());
+    // 128 MB: the memory of a Worker (Cloudflare's limits), which sizes the session budget.
+    edge ??= new EdgeFunction(CONFIG, randomId(), randomBytes(), 'workerd', 128, Date.now());
     let forwarded;
     try {
-      forwarded = JSON.parse(edge.handle(JSON.stringify(toEvent(request)), Date.now()));
+      forwarded = JSON.parse(edge.handle(JSON.stringify(toEvent(request)), Date.now())).request;
     } catch (error) {
       // Core refused the request (e.g. over CloudFront's size limits): answer as CloudFront
       // answers a failed edge function, with the stable error kind for the logs.

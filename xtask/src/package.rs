@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use edge_persist_core::Config;
+use edge_persist_core::{Config, EdgeFunction, Init};
 use zip::write::SimpleFileOptions;
 
 use crate::{Error, STEM, ZIP_BUDGET_BYTES, pkg_dir, tools, workspace_root};
@@ -37,8 +37,16 @@ pub fn config_json(path: Option<&Path>) -> Result<String, Error> {
             Config::from_json(&text).map_err(|e| format!("config {}: {e}", p.display()))?
         }
     };
-    let injector = config.validate().map_err(|e| format!("config: {e}"))?;
-    Ok(serde_json::to_string(injector.config())?)
+    // Built once the way the edge builds it, so session settings are checked too.
+    let init = Init {
+        function_name: "xtask".into(),
+        environment_id: "build".into(),
+        session_secret: [0; 16],
+        memory_mb: None,
+        now: chrono::DateTime::UNIX_EPOCH,
+    };
+    let function = EdgeFunction::new(config, init).map_err(|e| format!("config: {e}"))?;
+    Ok(serde_json::to_string(function.injector().config())?)
 }
 
 pub fn lambda_edge(dist: &Path, config_json: &str) -> Result<LambdaEdge, Error> {

@@ -19,10 +19,14 @@ const event = (eventType, headers = {}) => JSON.stringify({
     request: { clientIp: '203.0.113.1', method: 'GET', uri: '/', querystring: '', headers },
   } }],
 });
-const header = (request, name) => JSON.parse(request).headers[name]?.[0]?.value;
+const SECRET = new Uint8Array(16).fill(9);
+// The constructor as the wrapper calls it: config, id, session secret, function name, memory, now.
+const make = (config, id, now = T0) => new EdgeFunction(config, id, SECRET, 'edge-fn', 128, now);
+const request = (out) => JSON.parse(out).request;
+const header = (out, name) => request(out).headers[name]?.[0]?.value;
 
 test('first invocation sets the value; later ones keep it and count', () => {
-  const fn = new EdgeFunction('', 'env-1', T0);
+  const fn = make('', 'env-1');
   const first = fn.handle(event('origin-request'), T0 + 5);
   const second = fn.handle(event('viewer-request'), T0 + 2000);
   assert.equal(header(first, 'custom_header'), '2026-11-27T00:00:00.005Z');
@@ -36,17 +40,35 @@ test('first invocation sets the value; later ones keep it and count', () => {
   assert.equal(fn.environmentId, 'env-1');
 });
 
+test('the output carries what edge-fn logs: invocation, event type, request id, session', () => {
+  const fn = make('', 'env-9');
+  const cookie = [{ key: 'Cookie', value: `edge_session=${'c'.repeat(32)}` }];
+  fn.handle(event('origin-request', { cookie }), T0);
+  const out = JSON.parse(fn.handle(event('viewer-request', { cookie }), T0 + 3));
+  assert.deepEqual(out.invocation, { environment_id: 'env-9', number: 2, cold: false, age_ms: 3, persisted: '2026-11-27T00:00:00.000Z' });
+  assert.equal(out.eventType, 'viewer-request');
+  assert.equal(out.cfRequestId, 'r1');
+  assert.equal(out.session.hits, 2);
+  assert.equal(out.request.headers['x-persist-session-hits'][0].value, '2');
+});
+
+test('secret and memory are checked', () => {
+  assert.throws(() => new EdgeFunction('', 'e', new Uint8Array(15), 'f', 128, T0), { name: 'InvalidArgument' });
+  assert.throws(() => new EdgeFunction('', 'e', SECRET, 'f', 0, T0), { name: 'InvalidArgument' });
+  assert.ok(new EdgeFunction('', 'e', SECRET, 'f', undefined, T0), 'memory unknown: the default budget');
+});
+
 test('two instances are two environments', () => {
-  const a = new EdgeFunction('{}', 'a', T0);
-  const b = new EdgeFunction('{}', 'b', T0);
+  const a = make('{}', 'a');
+  const b = make('{}', 'b');
   a.handle(event('origin-request'), T0 + 1);
   b.handle(event('origin-request'), T0 + 9);
   assert.notEqual(a.persisted, b.persisted);
 });
 
 test('a client-sent custom_header in any case is replaced', () => {
-  const fn = new EdgeFunction('', 'e', T0);
-  const out = JSON.parse(fn.handle(event('origin-request', {
+  const fn = make('', 'e');
+  const out = request(fn.handle(event('origin-request', {
     custom_header: [{ key: 'Custom_Header', value: 'spoofed' }],
     CUSTOM_HEADER: [{ value: 'spoofed-2' }],
   }), T0));
@@ -55,17 +77,17 @@ test('a client-sent custom_header in any case is replaced', () => {
 });
 
 test('config JSON is applied and validated', () => {
-  const fn = new EdgeFunction(JSON.stringify({ persisted_header: 'X-Persisted', environment_headers: false }), 'e', T0);
-  const out = JSON.parse(fn.handle(event('origin-request'), T0));
+  const fn = make(JSON.stringify({ persisted_header: 'X-Persisted', environment_headers: false, sessions: { enabled: false } }), 'e');
+  const out = request(fn.handle(event('origin-request'), T0));
   assert.deepEqual(Object.keys(out.headers), ['x-persisted']);
   assert.deepEqual(JSON.parse(fn.configJson()).persisted_header, 'X-Persisted');
   for (const bad of ['{"persisted_header":"x-edge-nope"}', '{"persisted_headr":"x"}', '[', '{"persisted_header":"a b"}']) {
-    assert.throws(() => new EdgeFunction(bad, 'e', T0), (e) => e instanceof Error && e.name === 'ConfigError', bad);
+    assert.throws(() => make(bad, 'e'), (e) => e instanceof Error && e.name === 'ConfigError', bad);
   }
 });
 
 test('event errors are Errors named with core\'s kind, and are not invocations', () => {
-  const fn = new EdgeFunction('', 'e', T0);
+  const fn = make('', 'e');
   assert.throws(() => fn.handle(event('origin-response'), T0), {
     name: 'UnsupportedEventType',
     message: 'origin-response events are not handled: this function takes viewer-request and origin-request events',
@@ -80,9 +102,9 @@ test('event errors are Errors named with core\'s kind, and are not invocations',
 });
 
 test('bad arguments are InvalidArgument errors, never traps', () => {
-  assert.throws(() => new EdgeFunction('', '', T0), { name: 'InvalidArgument' });
-  assert.throws(() => new EdgeFunction('', 'a\nb', T0), { name: 'InvalidArgument' });
-  const fn = new EdgeFunction('', 'e', T0);
+  assert.throws(() => make('', ''), { name: 'InvalidArgument' });
+  assert.throws(() => make('', 'a\nb'), { name: 'InvalidArgument' });
+  const fn = make('', 'e');
   for (const now of [NaN, Infinity, -Infinity, 1e300]) {
     assert.throws(() => fn.handle(event('origin-request'), now), { name: 'InvalidArgument' }, String(now));
   }
@@ -91,7 +113,7 @@ test('bad arguments are InvalidArgument errors, never traps', () => {
 });
 
 test('reset starts a new generation: new id, cold, new value', () => {
-  const fn = new EdgeFunction('', 'before', T0);
+  const fn = make('', 'before');
   fn.handle(event('origin-request'), T0);
   fn.reset('after', T0 + 10);
   const out = fn.handle(event('origin-request'), T0 + 20);

@@ -19,6 +19,10 @@ WebAssembly.Instance = function Instance(module, imports) {
   return instance;
 };
 
+// The handler logs one JSON line per invocation to stdout: keep them for the tests instead.
+const logged = [];
+console.log = (line) => logged.push(String(line));
+
 let loads = 0;
 // A fresh module evaluation is a fresh execution environment (a new query string defeats the
 // ESM cache), as when Lambda starts a new environment.
@@ -31,11 +35,10 @@ const fixture = (name) => JSON.parse(readFileSync(join(fixtures, `${name}.json`)
 const context = (n) => ({ awsRequestId: `req-${n}`, getRemainingTimeInMillis: () => 5000 });
 const value = (request, name) => request.headers[name]?.[0]?.value;
 
-function captureLogs(fn) {
-  const lines = [];
-  const original = console.log;
-  console.log = (line) => lines.push(String(line));
-  return fn().finally(() => { console.log = original; }).then((result) => ({ result, lines }));
+async function captureLogs(fn) {
+  const from = logged.length;
+  const result = await fn();
+  return { result, lines: logged.slice(from) };
 }
 
 test('module state persists across invocations of one environment', async () => {
@@ -53,6 +56,24 @@ test('module state persists across invocations of one environment', async () => 
   assert.match(value(seen[0], 'x-persist-env-id'), /^[0-9a-f]{32}$/, 'crypto.getRandomValues: 128-bit hex');
   assert.equal(new Set(seen.map((r) => value(r, 'x-persist-env-id'))).size, 1);
   assert.ok(Number(value(seen[4], 'x-persist-env-age-ms')) >= Number(value(seen[0], 'x-persist-env-age-ms')));
+});
+
+test('each invocation logs the fields edge-fn logs, as one JSON line', async () => {
+  const handler = await freshHandler();
+  const { result, lines } = await captureLogs(() => handler(fixture('cloudfront-origin-request'), context(7)));
+  const entries = lines.map((l) => JSON.parse(l));
+  const inv = entries.find((e) => e.message === 'invocation');
+  assert.ok(inv, lines.join('\n'));
+  assert.equal(inv.level, 'INFO');
+  assert.equal(inv.requestId, 'req-7');
+  assert.equal(inv.eventType, 'origin-request');
+  assert.equal(inv.cfRequestId, fixture('cloudfront-origin-request').Records[0].cf.config.requestId);
+  assert.deepEqual([inv.start, inv.invocation], ['cold', 1]);
+  assert.equal(inv.environmentId, value(result, 'x-persist-env-id'));
+  assert.equal(inv.persisted, value(result, 'custom_header'));
+  const failed = await captureLogs(() => handler(fixture('cloudfront-origin-response'), context(8)).catch((e) => e));
+  const warn = failed.lines.map((l) => JSON.parse(l)).find((e) => e.message === 'invocation failed');
+  assert.deepEqual([warn.level, warn.requestId, warn.errorType], ['WARN', 'req-8', 'UnsupportedEventType']);
 });
 
 test('a new environment gets a new id and a new value', async () => {

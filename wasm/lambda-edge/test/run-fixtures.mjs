@@ -6,14 +6,17 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 const [dir, ...files] = process.argv.slice(2);
+// The handler logs to stdout; this script's own output is the results alone.
+const print = (value) => process.stdout.write(`${JSON.stringify(value)}\n`);
+console.log = () => {};
 let n = 0;
 for (const file of files) {
   const { handler } = await import(`${pathToFileURL(join(dir, 'index.mjs')).href}?fixture=${++n}`);
   const event = JSON.parse(readFileSync(file, 'utf8'));
   try {
     const value = await handler(event, { awsRequestId: `fixture-${n}` });
-    console.log(JSON.stringify({ file, ok: true, value }));
+    print({ file, ok: true, value });
   } catch (error) {
-    console.log(JSON.stringify({ file, ok: false, errorType: error.name, errorMessage: error.message }));
+    print({ file, ok: false, errorType: error.name, errorMessage: error.message });
   }
 }

@@ -79,7 +79,7 @@ impl Edge {
         })?;
         let memory_mb = match init.memory_mb {
             None => None,
-            Some(mb) if mb.is_finite() && mb >= 1.0 && mb <= 10_240.0 => Some(mb as u64),
+            Some(mb) if (1.0..=10_240.0).contains(&mb) => Some(mb as u64),
             Some(_) => {
                 return Err(Failure::argument(
                     "memory must be 1 to 10,240 MB (Lambda's range)".into(),

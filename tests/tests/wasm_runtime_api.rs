@@ -8,7 +8,7 @@ use std::time::Duration;
 use edge_persist_core::EdgeError;
 use edge_persist_tests::fixture;
 use edge_persist_tests::runtime_api::{Outcome, RuntimeApi};
-use edge_persist_tests::wasm::{node, packages};
+use edge_persist_tests::wasm::packages;
 use serde_json::Value;
 
 struct Killed(Child);
@@ -20,13 +20,19 @@ impl Drop for Killed {
     }
 }
 
-fn start(api: &RuntimeApi, handler: &str) -> Killed {
-    let built = packages();
-    let child = node()
-        .arg(xtask::workspace_root().join("wasm/lambda-edge/runtime.mjs"))
+/// Launched as the local stack launches it (`xtask::node_runtime`), optionally naming another
+/// handler.
+fn start(api: &RuntimeApi, handler: Option<&str>) -> Killed {
+    xtask::tools::node().unwrap_or_else(|e| panic!("{e}"));
+    let spec = xtask::node_runtime(&packages().lambda_edge);
+    let mut cmd = std::process::Command::new(&spec.program);
+    cmd.args(&spec.args)
+        .envs(spec.env.iter().map(|(k, v)| (k, v)));
+    if let Some(handler) = handler {
+        cmd.env("_HANDLER", handler);
+    }
+    let child = cmd
         .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
-        .env("LAMBDA_TASK_ROOT", &built.lambda_edge.dir)
-        .env("_HANDLER", handler)
         .stdout(Stdio::null())
         .spawn()
         .expect("spawn node runtime.mjs");
@@ -43,7 +49,7 @@ fn header(body: &Value, name: &str) -> String {
 #[test]
 fn serves_invocations_with_state_kept_between_them() {
     let api = RuntimeApi::start();
-    let _node = start(&api, "index.handler");
+    let _node = start(&api, None);
     let ids = ["a-1", "a-2", "a-3"];
     for id in ids {
         api.invoke(id, fixture("cloudfront-origin-request"));
@@ -104,7 +110,7 @@ fn serves_invocations_with_state_kept_between_them() {
 #[test]
 fn a_missing_handler_is_reported_as_an_init_error() {
     let api = RuntimeApi::start();
-    let mut node = start(&api, "missing.handler");
+    let mut node = start(&api, Some("missing.handler"));
     let outcome = api
         .next_outcome(Duration::from_secs(60))
         .expect("init error posted");

@@ -25,9 +25,29 @@ pub fn node() -> Command {
     cmd
 }
 
-/// The pinned `workerd` binary from `wasm/node_modules`.
+/// The pinned `workerd` server binary from `wasm/node_modules`.
+///
+/// Not `.bin/workerd`: that is npm's Node launcher, which runs the platform binary as its own
+/// child, so killing the launcher would leave the server running (and listening) as an orphan.
 pub fn workerd() -> PathBuf {
-    xtask::tools::bin("workerd").unwrap_or_else(|e| panic!("{e}"))
+    // Installs the pinned tools on first use.
+    let launcher = xtask::tools::bin("workerd").unwrap_or_else(|e| panic!("{e}"));
+    let arch = if cfg!(target_arch = "aarch64") {
+        "arm64"
+    } else {
+        "64"
+    };
+    let server = xtask::workspace_root()
+        .join("wasm/node_modules/@cloudflare")
+        .join(format!("workerd-linux-{arch}"))
+        .join("bin/workerd");
+    assert!(
+        server.exists(),
+        "{} is missing beside {}: delete wasm/node_modules and retry",
+        server.display(),
+        launcher.display()
+    );
+    server
 }
 
 /// `wasm/lambda-edge/test/<name>`.

@@ -1,6 +1,7 @@
 //! Run the built worker (dist/workerd) in the pinned `workerd` on loopback, proxying to an origin.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -11,7 +12,10 @@ use crate::wasm::{packages, workerd};
 pub struct Workerd(pub Child);
 
 impl Drop for Workerd {
+    /// Kills the whole process group, so nothing workerd started outlives the test.
     fn drop(&mut self) {
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -68,6 +72,7 @@ const edge :Workerd.Worker = (
 pub fn start(dir: &Path, listen: SocketAddr) -> Workerd {
     let child = Command::new(workerd())
         .args(["serve", "config.capnp"])
+        .process_group(0)
         .current_dir(dir)
         .stdout(Stdio::null())
         .spawn()

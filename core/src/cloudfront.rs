@@ -90,7 +90,10 @@ pub struct HeaderEntry {
 
 impl HeaderEntry {
     pub fn new(key: impl Into<String>, value: impl Into<String>) -> Self {
-        Self { key: Some(key.into()), value: value.into() }
+        Self {
+            key: Some(key.into()),
+            value: value.into(),
+        }
     }
 }
 
@@ -219,8 +222,8 @@ pub enum BodyEncoding {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum RequestResult {
-    Response(GeneratedResponse),
-    Request(Request),
+    Response(Box<GeneratedResponse>),
+    Request(Box<Request>),
 }
 
 impl CloudFrontEvent {

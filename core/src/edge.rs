@@ -13,7 +13,9 @@ use crate::inject::Injector;
 pub enum EdgeError {
     #[error("malformed CloudFront event: {0}")]
     InvalidEvent(String),
-    #[error("{0} events are not handled: this function takes viewer-request and origin-request events")]
+    #[error(
+        "{0} events are not handled: this function takes viewer-request and origin-request events"
+    )]
     UnsupportedEventType(&'static str),
     #[error(transparent)]
     Header(#[from] HeaderError),
@@ -45,10 +47,19 @@ pub struct Handled {
 ///
 /// A malformed event or a response trigger is an error and does not count as an invocation:
 /// the persisted value is created by the first request the function actually handles.
-pub fn handle_event(injector: &Injector, env: &Environment, event: Value, now: DateTime<Utc>) -> Result<Handled, EdgeError> {
-    let event: CloudFrontEvent = serde_json::from_value(event).map_err(|e| EdgeError::InvalidEvent(e.to_string()))?;
+pub fn handle_event(
+    injector: &Injector,
+    env: &Environment,
+    event: Value,
+    now: DateTime<Utc>,
+) -> Result<Handled, EdgeError> {
+    let event: CloudFrontEvent =
+        serde_json::from_value(event).map_err(|e| EdgeError::InvalidEvent(e.to_string()))?;
     let Some(cf) = event.single() else {
-        return Err(EdgeError::InvalidEvent(format!("expected exactly one record, got {}", event.records.len())));
+        return Err(EdgeError::InvalidEvent(format!(
+            "expected exactly one record, got {}",
+            event.records.len()
+        )));
     };
     let event_type = cf.config.event_type;
     if !event_type.is_request() {
@@ -57,5 +68,10 @@ pub fn handle_event(injector: &Injector, env: &Environment, event: Value, now: D
     let mut request = cf.request.clone();
     let invocation = env.invoke(now);
     injector.apply(&mut request, &invocation)?;
-    Ok(Handled { request, invocation, event_type, cf_request_id: cf.config.request_id.clone() })
+    Ok(Handled {
+        request,
+        invocation,
+        event_type,
+        cf_request_id: cf.config.request_id.clone(),
+    })
 }

@@ -14,6 +14,11 @@ pub fn format_time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// An environment id from 128 random bits (the caller owns randomness): 32 lowercase hex digits.
+pub fn id_from_bytes(bytes: [u8; 16]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// One life of an environment: replaced wholesale by [`Environment::reset`].
 #[derive(Debug)]
 struct Generation {
@@ -51,7 +56,9 @@ pub struct Environment {
 impl Environment {
     /// `id` comes from the caller (the functions use 128-bit random hex), `now` is the start time.
     pub fn new(id: impl Into<String>, now: DateTime<Utc>) -> Self {
-        Self { current: RwLock::new(Arc::new(Generation::new(id.into(), now))) }
+        Self {
+            current: RwLock::new(Arc::new(Generation::new(id.into(), now))),
+        }
     }
 
     /// Counts one invocation and returns the persisted value, created from `now` if this is the
@@ -60,9 +67,18 @@ impl Environment {
     pub fn invoke(&self, now: DateTime<Utc>) -> Invocation {
         let generation = self.generation();
         let number = generation.invocations.fetch_add(1, Ordering::AcqRel) + 1;
-        let persisted = generation.persisted.get_or_init(|| format_time(now)).clone();
+        let persisted = generation
+            .persisted
+            .get_or_init(|| format_time(now))
+            .clone();
         let age_ms = (now - generation.started_at).num_milliseconds().max(0) as u64;
-        Invocation { environment_id: generation.id.clone(), number, cold: number == 1, age_ms, persisted }
+        Invocation {
+            environment_id: generation.id.clone(),
+            number,
+            cold: number == 1,
+            age_ms,
+            persisted,
+        }
     }
 
     /// New identity after a SnapStart restore (or a test's "new environment"): the id and random
@@ -97,7 +113,12 @@ impl Environment {
 
 impl Generation {
     fn new(id: String, started_at: DateTime<Utc>) -> Self {
-        Self { id, started_at, invocations: AtomicU64::new(0), persisted: OnceLock::new() }
+        Self {
+            id,
+            started_at,
+            invocations: AtomicU64::new(0),
+            persisted: OnceLock::new(),
+        }
     }
 }
 
@@ -119,8 +140,11 @@ mod tests {
         for i in 2..=100u64 {
             let now = t0() + Duration::seconds(i as i64);
             let inv = env.invoke(now);
-            assert_eq!((inv.number, inv.cold, inv.persisted.as_str()), (i, false, "2026-11-27T00:00:00.005Z"));
-            assert_eq!(inv.age_ms, (i as u64) * 1000);
+            assert_eq!(
+                (inv.number, inv.cold, inv.persisted.as_str()),
+                (i, false, "2026-11-27T00:00:00.005Z")
+            );
+            assert_eq!(inv.age_ms, i * 1000);
         }
     }
 
@@ -130,7 +154,10 @@ mod tests {
         env.invoke(t0());
         env.reset("e2", t0() + Duration::seconds(1));
         let inv = env.invoke(t0() + Duration::seconds(2));
-        assert_eq!((inv.environment_id.as_str(), inv.number, inv.cold), ("e2", 1, true));
+        assert_eq!(
+            (inv.environment_id.as_str(), inv.number, inv.cold),
+            ("e2", 1, true)
+        );
         assert_eq!(inv.persisted, "2026-11-27T00:00:02.000Z");
     }
 

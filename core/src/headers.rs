@@ -48,7 +48,8 @@ pub const READ_ONLY_ORIGIN_REQUEST: &[&str] = &[
 
 /// Read-only in viewer-request events (CloudFront developer guide, "Read-only headers for
 /// CloudFront viewer request events").
-pub const READ_ONLY_VIEWER_REQUEST: &[&str] = &["content-length", "host", "transfer-encoding", "via"];
+pub const READ_ONLY_VIEWER_REQUEST: &[&str] =
+    &["content-length", "host", "transfer-encoding", "via"];
 
 /// Whole request a request trigger may return, request line and headers (bytes).
 pub const MAX_REQUEST_BYTES: usize = 20_480;
@@ -61,20 +62,28 @@ pub const MAX_ALB_HEADER_BYTES: usize = 16 * 1024;
 pub enum HeaderError {
     #[error("header name {0:?} is not an RFC 9110 token")]
     InvalidName(String),
-    #[error("header {0:?} is disallowed at the edge (CloudFront answers 502 when a function adds it)")]
+    #[error(
+        "header {0:?} is disallowed at the edge (CloudFront answers 502 when a function adds it)"
+    )]
     Disallowed(String),
     #[error("header {name:?} is read-only in {event} events")]
     ReadOnly { name: String, event: &'static str },
     #[error("value of header {0:?} holds CR, LF, NUL or another control character")]
     InvalidValue(String),
     #[error("header {name:?} is {len} bytes; one header may be at most {max}")]
-    HeaderTooLarge { name: String, len: usize, max: usize },
+    HeaderTooLarge {
+        name: String,
+        len: usize,
+        max: usize,
+    },
     #[error("request is {len} bytes; a Lambda@Edge request may be at most {max}")]
     RequestTooLarge { len: usize, max: usize },
     #[error("uri and querystring are {len} characters; they must stay below {max}")]
     UrlTooLong { len: usize, max: usize },
     #[error("header map key {0:?} is not the lowercase of its name")]
     KeyNotLowercase(String),
+    #[error("header entry key {key:?} is filed under {map_key:?}, another name")]
+    KeyMismatch { map_key: String, key: String },
 }
 
 impl HeaderError {
@@ -89,6 +98,7 @@ impl HeaderError {
             Self::RequestTooLarge { .. } => "RequestTooLarge",
             Self::UrlTooLong { .. } => "UrlTooLong",
             Self::KeyNotLowercase(_) => "HeaderKeyNotLowercase",
+            Self::KeyMismatch { .. } => "HeaderKeyMismatch",
         }
     }
 }
@@ -111,7 +121,8 @@ pub fn read_only_for(event: EventType) -> &'static [&'static str] {
 /// Whether `name` is read-only in any request trigger.
 pub fn is_read_only_anywhere(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
-    READ_ONLY_ORIGIN_REQUEST.contains(&lower.as_str()) || READ_ONLY_VIEWER_REQUEST.contains(&lower.as_str())
+    READ_ONLY_ORIGIN_REQUEST.contains(&lower.as_str())
+        || READ_ONLY_VIEWER_REQUEST.contains(&lower.as_str())
 }
 
 /// RFC 9110 token check, done by the `http` crate's parser rather than by hand.
@@ -129,7 +140,11 @@ pub fn validate_value(name: &str, value: &str) -> Result<(), HeaderError> {
     }
     let len = name.len() + 2 + value.len();
     if len > MAX_ALB_HEADER_BYTES {
-        return Err(HeaderError::HeaderTooLarge { name: name.to_owned(), len, max: MAX_ALB_HEADER_BYTES });
+        return Err(HeaderError::HeaderTooLarge {
+            name: name.to_owned(),
+            len,
+            max: MAX_ALB_HEADER_BYTES,
+        });
     }
     Ok(())
 }
@@ -147,7 +162,10 @@ pub fn validate_settable_name(name: &str) -> Result<(), HeaderError> {
         } else {
             "viewer-request"
         };
-        return Err(HeaderError::ReadOnly { name: name.to_owned(), event });
+        return Err(HeaderError::ReadOnly {
+            name: name.to_owned(),
+            event,
+        });
     }
     Ok(())
 }
@@ -160,14 +178,22 @@ pub fn request_size(req: &Request) -> usize {
 }
 
 fn query_len(req: &Request) -> usize {
-    if req.querystring.is_empty() { 0 } else { 1 + req.querystring.len() }
+    if req.querystring.is_empty() {
+        0
+    } else {
+        1 + req.querystring.len()
+    }
 }
 
 /// Bytes of the header lines of a header map.
 pub fn headers_size(headers: &Headers) -> usize {
     headers
         .iter()
-        .flat_map(|(name, entries)| entries.iter().map(move |e| e.key.as_deref().unwrap_or(name).len() + e.value.len() + 4))
+        .flat_map(|(name, entries)| {
+            entries
+                .iter()
+                .map(move |e| e.key.as_deref().unwrap_or(name).len() + e.value.len() + 4)
+        })
         .sum()
 }
 
@@ -175,11 +201,17 @@ pub fn headers_size(headers: &Headers) -> usize {
 pub fn check_request_limits(req: &Request) -> Result<(), HeaderError> {
     let url = req.uri.chars().count() + req.querystring.chars().count();
     if url >= MAX_URL_CHARS {
-        return Err(HeaderError::UrlTooLong { len: url, max: MAX_URL_CHARS });
+        return Err(HeaderError::UrlTooLong {
+            len: url,
+            max: MAX_URL_CHARS,
+        });
     }
     let len = request_size(req);
     if len > MAX_REQUEST_BYTES {
-        return Err(HeaderError::RequestTooLarge { len, max: MAX_REQUEST_BYTES });
+        return Err(HeaderError::RequestTooLarge {
+            len,
+            max: MAX_REQUEST_BYTES,
+        });
     }
     Ok(())
 }
@@ -187,17 +219,24 @@ pub fn check_request_limits(req: &Request) -> Result<(), HeaderError> {
 /// What CloudFront checks on the request a request trigger returns, given the one it sent:
 /// every header is well formed, no disallowed header was added or changed, no read-only header
 /// was changed, and the size limits hold. The emulator answers 502 on any error.
-pub fn check_returned_request(event: EventType, sent: &Request, returned: &Request) -> Result<(), HeaderError> {
+pub fn check_returned_request(
+    event: EventType,
+    sent: &Request,
+    returned: &Request,
+) -> Result<(), HeaderError> {
     for (map_key, entries) in &returned.headers {
         if map_key.bytes().any(|b| b.is_ascii_uppercase()) {
             return Err(HeaderError::KeyNotLowercase(map_key.clone()));
         }
         validate_name(map_key)?;
         for e in entries {
-            if let Some(key) = &e.key {
-                if !key.eq_ignore_ascii_case(map_key) {
-                    return Err(HeaderError::KeyNotLowercase(key.clone()));
-                }
+            if let Some(key) = &e.key
+                && !key.eq_ignore_ascii_case(map_key)
+            {
+                return Err(HeaderError::KeyMismatch {
+                    map_key: map_key.clone(),
+                    key: key.clone(),
+                });
             }
             validate_value(map_key, &e.value)?;
         }
@@ -209,14 +248,20 @@ pub fn check_returned_request(event: EventType, sent: &Request, returned: &Reque
             return Err(HeaderError::Disallowed(name.clone()));
         }
         if read_only_for(event).contains(&name.as_str()) && changed(name) {
-            return Err(HeaderError::ReadOnly { name: name.clone(), event: event.as_str() });
+            return Err(HeaderError::ReadOnly {
+                name: name.clone(),
+                event: event.as_str(),
+            });
         }
     }
     check_request_limits(returned)
 }
 
 fn values<'a>(headers: &'a Headers, name: &str) -> Vec<&'a str> {
-    headers.get(name).map(|v| v.iter().map(|e| e.value.as_str()).collect()).unwrap_or_default()
+    headers
+        .get(name)
+        .map(|v| v.iter().map(|e| e.value.as_str()).collect())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -236,17 +281,27 @@ mod tests {
     fn names_must_be_tokens() {
         assert!(validate_name("custom_header").is_ok());
         for bad in ["", "a b", "a:b", "é", "a\r\nb", "(x)"] {
-            assert_eq!(validate_name(bad), Err(HeaderError::InvalidName(bad.into())), "{bad:?}");
+            assert_eq!(
+                validate_name(bad),
+                Err(HeaderError::InvalidName(bad.into())),
+                "{bad:?}"
+            );
         }
     }
 
     #[test]
     fn values_refuse_controls() {
         for bad in ["a\rb", "a\nb", "a\0b"] {
-            assert!(matches!(validate_value("x", bad), Err(HeaderError::InvalidValue(_))), "{bad:?}");
+            assert!(
+                matches!(validate_value("x", bad), Err(HeaderError::InvalidValue(_))),
+                "{bad:?}"
+            );
         }
         assert!(validate_value("x", "tab\tok").is_ok());
         let big = "v".repeat(MAX_ALB_HEADER_BYTES);
-        assert!(matches!(validate_value("x", &big), Err(HeaderError::HeaderTooLarge { .. })));
+        assert!(matches!(
+            validate_value("x", &big),
+            Err(HeaderError::HeaderTooLarge { .. })
+        ));
     }
 }

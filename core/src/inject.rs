@@ -52,7 +52,10 @@ pub const ENV_VARS: &[(&str, &str)] = &[
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
     #[error("config field {field}: {source}")]
-    Header { field: &'static str, source: HeaderError },
+    Header {
+        field: &'static str,
+        source: HeaderError,
+    },
     #[error("config fields {0} and {1} name the same header")]
     Duplicate(&'static str, &'static str),
     #[error("{var}={value:?}: expected true or false")]
@@ -112,8 +115,12 @@ impl Config {
     pub fn validate(self) -> Result<Injector, ConfigError> {
         let names = self.names();
         for (i, &(field, name)) in names.iter().enumerate() {
-            headers::validate_settable_name(name).map_err(|source| ConfigError::Header { field, source })?;
-            if let Some(&(other, _)) = names[..i].iter().find(|(_, n)| n.eq_ignore_ascii_case(name)) {
+            headers::validate_settable_name(name)
+                .map_err(|source| ConfigError::Header { field, source })?;
+            if let Some(&(other, _)) = names[..i]
+                .iter()
+                .find(|(_, n)| n.eq_ignore_ascii_case(name))
+            {
                 return Err(ConfigError::Duplicate(other, field));
             }
         }
@@ -155,7 +162,10 @@ impl Injector {
         for (name, value) in self.headers_for(inv) {
             headers::validate_value(name, &value)?;
             req.headers.retain(|k, _| !k.eq_ignore_ascii_case(name));
-            req.headers.insert(name.to_ascii_lowercase(), vec![HeaderEntry::new(name, value)]);
+            req.headers.insert(
+                name.to_ascii_lowercase(),
+                vec![HeaderEntry::new(name, value)],
+            );
         }
         headers::check_request_limits(req)
     }
@@ -172,27 +182,45 @@ mod tests {
 
     #[test]
     fn env_lookup_overrides_and_rejects_bad_bools() {
-        let c = Config::from_lookup(|k| (k == "EDGE_PERSIST_HEADER").then(|| "x-value".to_owned())).unwrap();
+        let c = Config::from_lookup(|k| (k == "EDGE_PERSIST_HEADER").then(|| "x-value".to_owned()))
+            .unwrap();
         assert_eq!(c.persisted_header, "x-value");
-        let err = Config::from_lookup(|k| (k == "EDGE_PERSIST_ENV_HEADERS").then(|| "maybe".to_owned()));
+        let err =
+            Config::from_lookup(|k| (k == "EDGE_PERSIST_ENV_HEADERS").then(|| "maybe".to_owned()));
         assert!(matches!(err, Err(ConfigError::NotABool { .. })));
     }
 
     #[test]
     fn duplicate_names_in_any_case_are_refused() {
-        let c = Config { invocation_header: "Custom_Header".into(), ..Config::default() };
-        assert_eq!(c.validate(), Err(ConfigError::Duplicate("persisted_header", "invocation_header")));
+        let c = Config {
+            invocation_header: "Custom_Header".into(),
+            ..Config::default()
+        };
+        assert_eq!(
+            c.validate(),
+            Err(ConfigError::Duplicate(
+                "persisted_header",
+                "invocation_header"
+            ))
+        );
     }
 
     #[test]
     fn environment_headers_can_be_turned_off() {
-        let c = Config { environment_headers: false, age_header: "x-edge-bad".into(), ..Config::default() };
+        let c = Config {
+            environment_headers: false,
+            age_header: "x-edge-bad".into(),
+            ..Config::default()
+        };
         assert!(c.validate().is_ok(), "unused names are not checked");
     }
 
     #[test]
     fn json_config_rejects_unknown_fields() {
-        assert!(matches!(Config::from_json(r#"{"persisted_headr":"x"}"#), Err(ConfigError::Json(_))));
+        assert!(matches!(
+            Config::from_json(r#"{"persisted_headr":"x"}"#),
+            Err(ConfigError::Json(_))
+        ));
         assert_eq!(Config::from_json("").unwrap(), Config::default());
     }
 }

@@ -11,5 +11,5 @@ pub mod headers;
 pub mod inject;
 
 pub use edge::{EdgeError, Handled, handle_event};
-pub use environment::{Environment, Invocation, format_time};
+pub use environment::{Environment, Invocation, format_time, id_from_bytes};
 pub use inject::{Config, ConfigError, Injector};

@@ -1,0 +1,76 @@
+//! Shared test support: the fixture corpus and the redactions every snapshot uses.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+/// `tests/fixtures/events/`.
+pub fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join("events")
+}
+
+/// One fixture by file stem, e.g. `cloudfront-origin-request`.
+pub fn fixture(stem: &str) -> Value {
+    let path = fixtures_dir().join(format!("{stem}.json"));
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()))
+}
+
+/// Every fixture whose stem starts with `prefix`, sorted by stem, as (stem, event).
+pub fn fixtures(prefix: &str) -> Vec<(String, Value)> {
+    let mut stems: Vec<String> = std::fs::read_dir(fixtures_dir())
+        .expect("fixtures directory")
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter_map(|name| name.strip_suffix(".json").map(str::to_owned))
+        .filter(|stem| stem.starts_with(prefix))
+        .collect();
+    stems.sort();
+    assert!(!stems.is_empty(), "no fixtures start with {prefix:?}");
+    stems
+        .into_iter()
+        .map(|stem| (stem.clone(), fixture(&stem)))
+        .collect()
+}
+
+/// Default names of the headers whose values change per run (see `edge_persist_core::Config`).
+const VOLATILE_EDGE_HEADERS: &[(&str, &str)] = &[
+    ("custom_header", "[persisted time]"),
+    ("x-persist-env-id", "[environment id]"),
+    ("x-persist-env-age-ms", "[age ms]"),
+];
+
+/// Replace times and ids in what the edge function returns (a CloudFront request, or an error
+/// object), so native and wasm results compare equal and snapshots are stable. The persisted value
+/// is checked to be RFC 3339 UTC with milliseconds before it is hidden.
+pub fn redact_edge(mut value: Value) -> Value {
+    if let Some(headers) = value.get_mut("headers").and_then(Value::as_object_mut) {
+        for (name, placeholder) in VOLATILE_EDGE_HEADERS {
+            for entry in headers
+                .get_mut(*name)
+                .and_then(Value::as_array_mut)
+                .into_iter()
+                .flatten()
+            {
+                if *name == "custom_header" {
+                    let v = entry["value"].as_str().unwrap_or_default();
+                    assert!(
+                        is_rfc3339_millis_utc(v),
+                        "persisted value {v:?} is not RFC 3339 UTC with ms"
+                    );
+                }
+                entry["value"] = Value::from(*placeholder);
+            }
+        }
+    }
+    value
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+pub fn is_rfc3339_millis_utc(v: &str) -> bool {
+    let shape =
+        v.len() == 24 && v.ends_with('Z') && v.as_bytes()[10] == b'T' && v.as_bytes()[19] == b'.';
+    shape && chrono::DateTime::parse_from_rfc3339(v).is_ok()
+}

@@ -1,0 +1,171 @@
+//! alb-fn's handler, called directly as Lambda would call it.
+
+use alb_fn::{AlbState, handle_at};
+use chrono::{DateTime, TimeZone, Utc};
+use edge_persist_core::Config;
+use edge_persist_tests::{fixture, fixtures};
+use lambda_runtime::{Context, Diagnostic, LambdaEvent};
+use serde_json::{Value, json};
+
+fn state() -> AlbState {
+    AlbState::new(Config::default(), "origin-env".into())
+}
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 27, 10, 0, 0).unwrap()
+}
+
+fn call(event: Value) -> Result<Value, Diagnostic> {
+    handle_at(&state(), LambdaEvent::new(event, Context::default()), t0()).map_err(Diagnostic::from)
+}
+
+/// The same request as the edge would forward it: persisted value and environment headers added.
+fn from_edge(mut event: Value) -> Value {
+    let multi = event.get("multiValueHeaders").is_some();
+    let added = [
+        ("custom_header", "2026-11-27T09:59:00.000Z"),
+        ("x-persist-env-id", "0123456789abcdef0123456789abcdef"),
+        ("x-persist-invocation", "7"),
+        ("x-persist-start", "warm"),
+        ("x-persist-env-age-ms", "60000"),
+    ];
+    for (name, value) in added {
+        if multi {
+            event["multiValueHeaders"][name] = json!([value]);
+        } else {
+            event["headers"][name] = json!(value);
+        }
+    }
+    event
+}
+
+fn with_accept(mut event: Value, accept: &str) -> Value {
+    match event.get("multiValueHeaders").is_some() {
+        true => event["multiValueHeaders"]["accept"] = json!([accept]),
+        false => event["headers"]["accept"] = json!(accept),
+    }
+    event
+}
+
+#[test]
+fn snapshot_per_alb_fixture_text_and_json() {
+    for (stem, event) in fixtures("alb-") {
+        let text = call(from_edge(event.clone())).unwrap();
+        let mut json_answer = call(with_accept(from_edge(event), "application/json")).unwrap();
+        // Shown parsed, so the snapshot reads as the document a client gets.
+        json_answer["body"] = serde_json::from_str(json_answer["body"].as_str().unwrap()).unwrap();
+        insta::with_settings!({prepend_module_to_snapshot => false}, {
+            insta::assert_json_snapshot!(stem.as_str(), json!({"text": text, "json": json_answer}));
+        });
+    }
+}
+
+#[test]
+fn text_answer_is_hello_plus_time_and_copies_the_persisted_value() {
+    let resp = call(from_edge(fixture("alb-request-headers-only"))).unwrap();
+    assert_eq!(resp["statusCode"], 200);
+    assert_eq!(resp["statusDescription"], "200 OK");
+    assert_eq!(resp["body"], "Hello from Lambda! 2026-11-27T10:00:00.000Z");
+    assert_eq!(resp["headers"]["content-type"], "text/plain; charset=utf-8");
+    assert_eq!(
+        resp["headers"]["x-persist-value"],
+        "2026-11-27T09:59:00.000Z"
+    );
+    assert_eq!(
+        resp["headers"]["x-persist-edge-env"],
+        "0123456789abcdef0123456789abcdef"
+    );
+    assert!(
+        resp.get("multiValueHeaders").is_none(),
+        "single-value mode answers with headers only"
+    );
+}
+
+#[test]
+fn json_answer_carries_persisted_edge_and_headers() {
+    let resp = call(with_accept(
+        from_edge(fixture("alb-request-headers-only")),
+        "application/json",
+    ))
+    .unwrap();
+    let doc: Value = serde_json::from_str(resp["body"].as_str().unwrap()).unwrap();
+    assert_eq!(doc["message"], "Hello from Lambda!");
+    assert_eq!(doc["persisted"], "2026-11-27T09:59:00.000Z");
+    assert_eq!(
+        doc["edge"],
+        json!({"environment_id": "0123456789abcdef0123456789abcdef", "invocation": "7", "start": "warm", "age_ms": "60000"})
+    );
+    assert_eq!(doc["headers"]["x-myheader"], "123");
+}
+
+#[test]
+fn without_the_edge_persisted_is_null_and_no_copy_header() {
+    let resp = call(with_accept(
+        fixture("alb-request-headers-only"),
+        "application/json",
+    ))
+    .unwrap();
+    let doc: Value = serde_json::from_str(resp["body"].as_str().unwrap()).unwrap();
+    assert_eq!(doc["persisted"], Value::Null);
+    assert_eq!(doc["edge"], json!({}));
+    assert!(resp["headers"].get("x-persist-value").is_none());
+}
+
+#[test]
+fn multi_value_event_gets_a_multi_value_answer() {
+    let mut event = from_edge(fixture("alb-request-multivalue-headers"));
+    event["multiValueHeaders"]["x-myheader"] = json!(["1", "2"]);
+    let resp = call(with_accept(event, "application/json")).unwrap();
+    assert!(
+        resp.get("headers").is_none(),
+        "multi-value mode answers with multiValueHeaders only"
+    );
+    assert_eq!(
+        resp["multiValueHeaders"]["x-persist-value"],
+        json!(["2026-11-27T09:59:00.000Z"])
+    );
+    let doc: Value = serde_json::from_str(resp["body"].as_str().unwrap()).unwrap();
+    assert_eq!(doc["headers"]["x-myheader"], json!(["1", "2"]));
+}
+
+#[test]
+fn base64_bodies_are_decoded_and_bad_base64_is_an_error() {
+    let mut event = fixture("alb-request-headers-only");
+    event["body"] = json!("AAEC/w==");
+    event["isBase64Encoded"] = json!(true);
+    let resp = call(with_accept(event.clone(), "application/json")).unwrap();
+    let doc: Value = serde_json::from_str(resp["body"].as_str().unwrap()).unwrap();
+    assert_eq!(doc["request_body_bytes"], 4);
+    event["body"] = json!("not base64!");
+    assert_eq!(call(event).unwrap_err().error_type, "InvalidBody");
+}
+
+#[test]
+fn odd_input_is_an_error_not_a_panic() {
+    let mut bad_header = fixture("alb-request-headers-only");
+    bad_header["headers"]["x-evil"] = json!("a\r\nb");
+    let mut no_method = fixture("alb-request-headers-only");
+    no_method.as_object_mut().unwrap().remove("httpMethod");
+    let mut number_headers = fixture("alb-request-headers-only");
+    number_headers["headers"] = json!(42);
+    for event in [
+        json!(null),
+        json!([]),
+        json!({}),
+        bad_header,
+        no_method,
+        number_headers,
+    ] {
+        let err = call(event.clone()).expect_err(&event.to_string());
+        assert_eq!(err.error_type, "InvalidEvent", "{event}");
+    }
+}
+
+#[test]
+fn non_utf8_obs_text_header_values_do_not_break_the_answer() {
+    let mut event = fixture("alb-request-headers-only");
+    event["headers"]["x-latin"] = json!("caf\u{e9}");
+    let resp = call(with_accept(event, "application/json")).unwrap();
+    let doc: Value = serde_json::from_str(resp["body"].as_str().unwrap()).unwrap();
+    assert_eq!(doc["headers"]["x-latin"], "caf\u{e9}");
+}

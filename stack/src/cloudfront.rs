@@ -233,7 +233,7 @@ async fn serve(cf: &CloudFront, parts: &axum::http::request::Parts, body: Bytes,
     match result {
         RequestResult::Response(generated) => {
             record.result = "LambdaGeneratedResponse";
-            generated_response(generated)
+            generated_response(*generated)
         }
         RequestResult::Request(returned) => {
             if returned.method != sent.method || returned.client_ip != sent.client_ip {

@@ -150,6 +150,8 @@ fn run_up(up: Up, dir: &Path) -> Result<()> {
         run_dir: dir.to_path_buf(),
         origin_read_timeout: Duration::from_secs(30),
     };
+    // Warnings of the stack itself (502s and their reasons) go to stderr; requests to stdout.
+    tracing_subscriber::fmt().with_writer(std::io::stderr).with_target(false).init();
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(serve(config))
 }

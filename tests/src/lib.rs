@@ -1,5 +1,7 @@
 //! Shared test support: the fixture corpus and the redactions every snapshot uses.
 
+pub mod stack;
+
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;

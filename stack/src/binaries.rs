@@ -11,20 +11,32 @@ pub enum BuildError {
     #[error("cannot run cargo ({0}); install Rust from https://rustup.rs or pass the binary paths")]
     Spawn(std::io::Error),
     #[error("`cargo {args}` failed with {status}; its errors are printed above")]
-    Failed { args: String, status: std::process::ExitStatus },
+    Failed {
+        args: String,
+        status: std::process::ExitStatus,
+    },
     #[error("cargo built no executable named {0}")]
     Missing(String),
 }
 
 /// The workspace this crate belongs to.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
 /// `cargo build [--release] -p P... ` in the workspace; returns executable name -> path for
 /// every name in `wanted`. Cargo does nothing when they are up to date.
-pub fn cargo_build(packages: &[&str], release: bool, wanted: &[&str]) -> Result<BTreeMap<String, PathBuf>, BuildError> {
-    let mut args: Vec<String> = vec!["build".into(), "--message-format=json-render-diagnostics".into()];
+pub fn cargo_build(
+    packages: &[&str],
+    release: bool,
+    wanted: &[&str],
+) -> Result<BTreeMap<String, PathBuf>, BuildError> {
+    let mut args: Vec<String> = vec![
+        "build".into(),
+        "--message-format=json-render-diagnostics".into(),
+    ];
     if release {
         args.push("--release".into());
     }
@@ -42,18 +54,25 @@ pub fn cargo_build(packages: &[&str], release: bool, wanted: &[&str]) -> Result<
     let mut found = BTreeMap::new();
     if let Some(out) = child.stdout.take() {
         for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
-            let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
+            let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line) else {
+                continue;
+            };
             if msg["reason"] != "compiler-artifact" {
                 continue;
             }
-            if let (Some(name), Some(exe)) = (msg["target"]["name"].as_str(), msg["executable"].as_str()) {
+            if let (Some(name), Some(exe)) =
+                (msg["target"]["name"].as_str(), msg["executable"].as_str())
+            {
                 found.insert(name.to_owned(), PathBuf::from(exe));
             }
         }
     }
     let status = child.wait().map_err(BuildError::Spawn)?;
     if !status.success() {
-        return Err(BuildError::Failed { args: args.join(" "), status });
+        return Err(BuildError::Failed {
+            args: args.join(" "),
+            status,
+        });
     }
     for w in wanted {
         if !found.contains_key(*w) {

@@ -27,13 +27,18 @@ pub struct FunctionSpec {
     pub env: Vec<(String, String)>,
     pub memory_mb: u32,
     pub timeout: Duration,
+    pub log_format: logs::LogFormat,
     /// Lambda@Edge: log group `/aws/lambda/us-east-1.<name>`.
     pub edge: bool,
 }
 
 impl FunctionSpec {
     pub fn arn(&self) -> String {
-        format!("arn:aws:lambda:{}:123456789012:function:{}", logs::REGION, self.name)
+        format!(
+            "arn:aws:lambda:{}:123456789012:function:{}",
+            logs::REGION,
+            self.name
+        )
     }
 }
 
@@ -72,6 +77,7 @@ pub struct Environment {
     pub pid: u32,
     pub created: Instant,
     pub memory_mb: u32,
+    log_format: logs::LogFormat,
     api: RuntimeApi,
     log: LogStream,
     spawned: Instant,
@@ -86,7 +92,10 @@ pub fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     // Without OS randomness, fall back to the clock: ids must differ, not be secret.
     if getrandom::fill(&mut buf).is_err() {
-        let nanos = Utc::now().timestamp_nanos_opt().unwrap_or_default().to_le_bytes();
+        let nanos = Utc::now()
+            .timestamp_nanos_opt()
+            .unwrap_or_default()
+            .to_le_bytes();
         for (i, b) in buf.iter_mut().enumerate() {
             *b = nanos[i % nanos.len()] ^ (i as u8).wrapping_mul(31);
         }
@@ -96,7 +105,11 @@ pub fn random_hex(bytes: usize) -> String {
 
 impl Environment {
     /// Start the Runtime API server, spawn the child and attach its log stream.
-    pub async fn spawn(spec: &FunctionSpec, logs_root: &Path, extra_env: &[(String, String)]) -> std::io::Result<Self> {
+    pub async fn spawn(
+        spec: &FunctionSpec,
+        logs_root: &Path,
+        extra_env: &[(String, String)],
+    ) -> std::io::Result<Self> {
         let id = random_hex(16);
         let api = RuntimeApi::start(spec.arn()).await?;
         let group = logs::log_group(&spec.name, spec.edge);
@@ -104,16 +117,22 @@ impl Environment {
         let mut cmd = tokio::process::Command::new(&spec.program);
         cmd.args(&spec.args)
             .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into()))
+            .env(
+                "PATH",
+                std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into()),
+            )
             .env("TZ", ":UTC")
             .env("LANG", "en_US.UTF-8")
             .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
             .env("AWS_LAMBDA_FUNCTION_NAME", &spec.name)
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", spec.memory_mb.to_string())
+            .env(
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+                spec.memory_mb.to_string(),
+            )
             .env("AWS_LAMBDA_LOG_GROUP_NAME", &group)
             .env("AWS_LAMBDA_LOG_STREAM_NAME", &stream)
-            .env("AWS_LAMBDA_LOG_FORMAT", "Text")
+            .env("AWS_LAMBDA_LOG_FORMAT", spec.log_format.env_value())
             .env("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
             .env("AWS_REGION", logs::REGION)
             .env("AWS_DEFAULT_REGION", logs::REGION)
@@ -138,7 +157,12 @@ impl Environment {
             });
         }
         let spawned = Instant::now();
-        let mut child = cmd.spawn().map_err(|e| std::io::Error::new(e.kind(), format!("cannot start {}: {e}", spec.program.display())))?;
+        let mut child = cmd.spawn().map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("cannot start {}: {e}", spec.program.display()),
+            )
+        })?;
         let pid = child.id().unwrap_or_default();
         let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
             return Err(std::io::Error::other("child pipes missing"));
@@ -165,6 +189,7 @@ impl Environment {
             pid,
             created: spawned,
             memory_mb: spec.memory_mb,
+            log_format: spec.log_format,
             api,
             log,
             spawned,
@@ -189,23 +214,43 @@ impl Environment {
 
     /// Init duration, once the runtime has asked for its first invocation.
     pub fn init_duration(&self) -> Option<Duration> {
-        self.api.init_done.borrow().map(|t| t.duration_since(self.spawned))
+        self.api
+            .init_done
+            .borrow()
+            .map(|t| t.duration_since(self.spawned))
     }
 
     /// Run one invocation: hand it to the runtime, wait for its answer, write the log lines.
-    pub async fn invoke(&self, request_id: &str, payload: Bytes, timeout: Duration) -> Result<Served, InvokeFailure> {
+    pub async fn invoke(
+        &self,
+        request_id: &str,
+        payload: Bytes,
+        timeout: Duration,
+    ) -> Result<Served, InvokeFailure> {
         self.invocations.fetch_add(1, Ordering::AcqRel);
         let cold = self.cold.swap(false, Ordering::AcqRel);
         let (dispatched_tx, dispatched_rx) = oneshot::channel();
         let (reply_tx, reply_rx) = oneshot::channel();
-        let trace_id = format!("Root=1-{:08x}-{};Parent={};Sampled=0", Utc::now().timestamp(), random_hex(12), random_hex(8));
-        let invocation = Invocation { request_id: request_id.to_owned(), payload, timeout, trace_id, dispatched: dispatched_tx, reply: reply_tx };
+        let trace_id = format!(
+            "Root=1-{:08x}-{};Parent={};Sampled=0",
+            Utc::now().timestamp(),
+            random_hex(12),
+            random_hex(8)
+        );
+        let invocation = Invocation {
+            request_id: request_id.to_owned(),
+            payload,
+            timeout,
+            trace_id,
+            dispatched: dispatched_tx,
+            reply: reply_tx,
+        };
         if self.api.inbox.send(invocation).is_err() {
             return Err(InvokeFailure::Exited("runtime API closed".into()));
         }
         let dispatched = self.wait_dispatch(dispatched_rx, cold, timeout).await?;
         let init = if cold { self.init_duration() } else { None };
-        self.log.platform(format!("START RequestId: {request_id} Version: $LATEST"));
+        self.log.platform(self.log_format.start(request_id));
         let mut exited = self.exited.clone();
         let outcome = tokio::select! {
             reply = reply_rx => match reply {
@@ -219,21 +264,50 @@ impl Environment {
         let duration = dispatched.elapsed();
         match &outcome {
             Err(InvokeFailure::Timeout(t)) => {
-                self.log.platform(format!("{} {request_id} Task timed out after {:.2} seconds", format_now(), t.as_secs_f64()));
+                self.log.platform(format!(
+                    "{} {request_id} Task timed out after {:.2} seconds",
+                    format_now(),
+                    t.as_secs_f64()
+                ));
             }
             Err(InvokeFailure::Exited(status)) => {
-                self.log.platform(format!("RequestId: {request_id} Error: Runtime exited with error: {status}\nRuntime.ExitError"));
+                self.log.platform(format!(
+                    "RequestId: {request_id} Error: Runtime exited with error: {status}"
+                ));
+                self.log.platform("Runtime.ExitError");
             }
             _ => {}
         }
-        self.log.platform(format!("END RequestId: {request_id}"));
-        let used = logs::max_memory_used_mb(self.pid);
-        self.log.platform(logs::report_line(request_id, duration, self.memory_mb, used, init));
-        outcome.map(|payload| Served { payload, duration, init })
+        let status = match &outcome {
+            Ok(_) => "success",
+            Err(InvokeFailure::Function(_)) => "error",
+            Err(InvokeFailure::Timeout(_)) => "timeout",
+            Err(_) => "failure",
+        };
+        self.log.platform(self.log_format.end(request_id, status));
+        let report = logs::Report {
+            request_id,
+            duration,
+            memory_mb: self.memory_mb,
+            max_used_mb: logs::max_memory_used_mb(self.pid),
+            init,
+            status,
+        };
+        self.log.platform(self.log_format.report(&report));
+        outcome.map(|payload| Served {
+            payload,
+            duration,
+            init,
+        })
     }
 
     /// Until the runtime takes the invocation: on a cold start that is the end of Init.
-    async fn wait_dispatch(&self, dispatched: oneshot::Receiver<Instant>, cold: bool, timeout: Duration) -> Result<Instant, InvokeFailure> {
+    async fn wait_dispatch(
+        &self,
+        dispatched: oneshot::Receiver<Instant>,
+        cold: bool,
+        timeout: Duration,
+    ) -> Result<Instant, InvokeFailure> {
         // A warm runtime is already polling `next`, or will be as soon as it posted its last answer.
         let limit = if cold { INIT_TIMEOUT } else { timeout };
         let mut exited = self.exited.clone();
@@ -262,12 +336,17 @@ impl Environment {
 
     /// Kill the child and wait until it is gone and its log lines are written.
     pub async fn shutdown(&self) {
-        let kill = self.kill.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let kill = self
+            .kill
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
         if let Some(kill) = kill {
             let _ = kill.send(());
         }
         let mut exited = self.exited.clone();
-        let _ = tokio::time::timeout(Duration::from_secs(5), exited.wait_for(Option::is_some)).await;
+        let _ =
+            tokio::time::timeout(Duration::from_secs(5), exited.wait_for(Option::is_some)).await;
         self.log.flush().await;
     }
 }

@@ -13,10 +13,19 @@ use edge_stack::environment::FunctionSpec;
 use edge_stack::{AlbOptions, PoolSettings, Stack, StackConfig};
 
 #[derive(Parser)]
-#[command(name = "edge-stack", version, about = "Local CloudFront -> Lambda@Edge -> ALB -> Lambda, with the real function binaries")]
+#[command(
+    name = "edge-stack",
+    version,
+    about = "Local CloudFront -> Lambda@Edge -> ALB -> Lambda, with the real function binaries"
+)]
 struct Cli {
     /// Run directory: log streams and the running stacks' state files.
-    #[arg(long, global = true, default_value = "target/edge-stack", env = "EDGE_STACK_DIR")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "target/edge-stack",
+        env = "EDGE_STACK_DIR"
+    )]
     dir: PathBuf,
     #[command(subcommand)]
     command: Command,
@@ -84,6 +93,9 @@ struct Up {
     /// ALB attribute routing.http.drop_invalid_header_fields.enabled (drops `custom_header`!).
     #[arg(long)]
     drop_invalid_header_fields: bool,
+    /// AWS_LAMBDA_LOG_FORMAT of the functions and format of the platform lines: json or text.
+    #[arg(long, default_value = "json")]
+    log_format: edge_stack::logs::LogFormat,
     /// Header carrying the persisted value (EDGE_PERSIST_HEADER of both functions).
     #[arg(long, default_value = "custom_header")]
     persisted_header: String,
@@ -112,23 +124,38 @@ fn run_up(up: Up, dir: &Path) -> Result<()> {
         if !up.allow_non_loopback {
             return Err(format!("refusing to listen on {} without --allow-non-loopback: the stack has no authentication", up.bind).into());
         }
-        eprintln!("WARNING: listening on {}: anyone who can reach this address can invoke the functions", up.bind);
+        eprintln!(
+            "WARNING: listening on {}: anyone who can reach this address can invoke the functions",
+            up.bind
+        );
     }
     let (edge_bin, alb_bin) = match (up.edge_bin.clone(), up.alb_bin.clone()) {
         (Some(e), Some(a)) => (e, a),
         (edge, alb) => {
             eprintln!("edge-stack: cargo build --release -p edge-fn -p alb-fn");
-            let built = binaries::cargo_build(&["edge-fn", "alb-fn"], true, &["edge-fn", "alb-fn"])?;
-            (edge.unwrap_or_else(|| built["edge-fn"].clone()), alb.unwrap_or_else(|| built["alb-fn"].clone()))
+            let built =
+                binaries::cargo_build(&["edge-fn", "alb-fn"], true, &["edge-fn", "alb-fn"])?;
+            (
+                edge.unwrap_or_else(|| built["edge-fn"].clone()),
+                alb.unwrap_or_else(|| built["alb-fn"].clone()),
+            )
         }
     };
     let logs = dir.join("logs");
     // One run, one fresh set of log groups, like a new account.
     if logs.exists() {
-        std::fs::remove_dir_all(&logs).map_err(|e| format!("cannot clear {}: {e}", logs.display()))?;
+        std::fs::remove_dir_all(&logs)
+            .map_err(|e| format!("cannot clear {}: {e}", logs.display()))?;
     }
-    let function_env = vec![("EDGE_PERSIST_HEADER".to_owned(), up.persisted_header.clone())];
-    let settings = PoolSettings { concurrency_limit: up.concurrency, idle_timeout: up.idle_timeout, max_lifetime: up.max_lifetime };
+    let function_env = vec![(
+        "EDGE_PERSIST_HEADER".to_owned(),
+        up.persisted_header.clone(),
+    )];
+    let settings = PoolSettings {
+        concurrency_limit: up.concurrency,
+        idle_timeout: up.idle_timeout,
+        max_lifetime: up.max_lifetime,
+    };
     let spec = |name: &str, program: PathBuf, timeout: Duration, edge: bool| FunctionSpec {
         name: name.into(),
         program,
@@ -136,6 +163,7 @@ fn run_up(up: Up, dir: &Path) -> Result<()> {
         env: function_env.clone(),
         memory_mb: up.memory,
         timeout,
+        log_format: up.log_format,
         edge,
     };
     let config = StackConfig {
@@ -145,13 +173,19 @@ fn run_up(up: Up, dir: &Path) -> Result<()> {
         edge_pool: settings.clone(),
         origin: spec("alb-fn", alb_bin, up.alb_timeout, false),
         origin_pool: settings,
-        alb: AlbOptions { multi_value_headers: up.multi_value_headers, drop_invalid_header_fields: up.drop_invalid_header_fields },
+        alb: AlbOptions {
+            multi_value_headers: up.multi_value_headers,
+            drop_invalid_header_fields: up.drop_invalid_header_fields,
+        },
         persisted_header: up.persisted_header,
         run_dir: dir.to_path_buf(),
         origin_read_timeout: Duration::from_secs(30),
     };
     // Warnings of the stack itself (502s and their reasons) go to stderr; requests to stdout.
-    tracing_subscriber::fmt().with_writer(std::io::stderr).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(serve(config))
 }
@@ -160,7 +194,11 @@ async fn serve(config: StackConfig) -> Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut sigterm = signal(SignalKind::terminate())?;
-    let (idle, life, limit) = (config.edge_pool.idle_timeout, config.edge_pool.max_lifetime, config.edge_pool.concurrency_limit);
+    let (idle, life, limit) = (
+        config.edge_pool.idle_timeout,
+        config.edge_pool.max_lifetime,
+        config.edge_pool.concurrency_limit,
+    );
     let stack = Stack::start(config).await?;
     let url = stack.url();
     println!("edge-stack is up: {url}\n");
@@ -179,13 +217,20 @@ async fn serve(config: StackConfig) -> Result<()> {
         humantime::format_duration(idle),
         humantime::format_duration(life)
     );
-    println!("  recycle: edge-stack recycle --port {}   logs: edge-stack logs edge-fn   stop: Ctrl-C\n", stack.cloudfront.port());
+    println!(
+        "  recycle: edge-stack recycle --port {}   logs: edge-stack logs edge-fn   stop: Ctrl-C\n",
+        stack.cloudfront.port()
+    );
     let mut records = stack.subscribe();
     let printer = tokio::spawn(async move {
         loop {
             match records.recv().await {
                 Ok(r) => {
-                    let env = r.edge_environment.as_deref().map(|e| &e[..e.len().min(8)]).unwrap_or("-");
+                    let env = r
+                        .edge_environment
+                        .as_deref()
+                        .map(|e| &e[..e.len().min(8)])
+                        .unwrap_or("-");
                     let temp = match r.edge_cold {
                         Some(true) => "cold",
                         Some(false) => "warm",
@@ -202,7 +247,9 @@ async fn serve(config: StackConfig) -> Result<()> {
                     );
                     let _ = std::io::stdout().flush();
                 }
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => println!("({n} requests not shown)"),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    println!("({n} requests not shown)")
+                }
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
             }
         }
@@ -219,26 +266,46 @@ async fn serve(config: StackConfig) -> Result<()> {
 /// The control address of the stack on `port`, from its state file.
 fn control_url(dir: &Path, port: u16) -> Result<String> {
     let path = edge_stack::stack::state_file(dir, port);
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("no stack on port {port} ({}: {e}); start one with `edge-stack up --port {port}`", path.display()))?;
-    let state: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{} is not a stack state file: {e}", path.display()))?;
-    state["control"].as_str().map(str::to_owned).ok_or_else(|| format!("{} has no control address", path.display()).into())
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        format!(
+            "no stack on port {port} ({}: {e}); start one with `edge-stack up --port {port}`",
+            path.display()
+        )
+    })?;
+    let state: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| format!("{} is not a stack state file: {e}", path.display()))?;
+    state["control"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("{} has no control address", path.display()).into())
 }
 
 fn recycle(dir: &Path, port: u16, function: Option<&str>) -> Result<()> {
-    if let Some(f) = function.filter(|f| !f.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')) {
+    if let Some(f) = function.filter(|f| {
+        !f.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    }) {
         return Err(format!("{f:?} is not a function name (letters, digits, - and _)").into());
     }
     let control = control_url(dir, port)?;
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let body = runtime.block_on(async {
         let client = reqwest::Client::builder().no_proxy().build()?;
-        let query = function.map(|f| format!("?function={f}")).unwrap_or_default();
-        let resp = client.post(format!("{control}/recycle{query}")).send().await?;
+        let query = function
+            .map(|f| format!("?function={f}"))
+            .unwrap_or_default();
+        let resp = client
+            .post(format!("{control}/recycle{query}"))
+            .send()
+            .await?;
         let status = resp.status();
         let text = resp.text().await?;
         Ok::<_, reqwest::Error>((status, text))
     });
-    let (status, text) = body.map_err(|e| format!("stack on port {port} did not answer ({e}); is it still running?"))?;
+    let (status, text) = body
+        .map_err(|e| format!("stack on port {port} did not answer ({e}); is it still running?"))?;
     if !status.is_success() {
         return Err(format!("recycle failed ({status}): {text}").into());
     }
@@ -248,9 +315,19 @@ fn recycle(dir: &Path, port: u16, function: Option<&str>) -> Result<()> {
 
 fn logs(dir: &Path, function: &str, follow: bool) -> Result<()> {
     let root = dir.join("logs");
-    let groups = [edge_stack::logs::log_group(function, true), edge_stack::logs::log_group(function, false)];
-    let Some(group) = groups.iter().find(|g| edge_stack::logs::group_dir(&root, g).is_dir()) else {
-        return Err(format!("no log group for {function:?} under {} (functions: edge-fn, alb-fn; is the stack up?)", root.display()).into());
+    let groups = [
+        edge_stack::logs::log_group(function, true),
+        edge_stack::logs::log_group(function, false),
+    ];
+    let Some(group) = groups
+        .iter()
+        .find(|g| edge_stack::logs::group_dir(&root, g).is_dir())
+    else {
+        return Err(format!(
+            "no log group for {function:?} under {} (functions: edge-fn, alb-fn; is the stack up?)",
+            root.display()
+        )
+        .into());
     };
     let mut offsets: Vec<(PathBuf, u64)> = Vec::new();
     loop {
@@ -269,7 +346,11 @@ fn logs(dir: &Path, function: &str, follow: bool) -> Result<()> {
             if complete == 0 {
                 continue;
             }
-            let name = path.strip_prefix(edge_stack::logs::group_dir(&root, group)).unwrap_or(path).display().to_string();
+            let name = path
+                .strip_prefix(edge_stack::logs::group_dir(&root, group))
+                .unwrap_or(path)
+                .display()
+                .to_string();
             let mut out = std::io::stdout().lock();
             for line in text[..complete].lines() {
                 // A closed pipe (`| head`) ends the command quietly.

@@ -25,7 +25,11 @@ pub struct PoolSettings {
 impl Default for PoolSettings {
     fn default() -> Self {
         // Observed idle lifetimes at AWS are minutes; recycling happens every few hours.
-        Self { concurrency_limit: 10, idle_timeout: Duration::from_secs(600), max_lifetime: Duration::from_secs(2 * 3600) }
+        Self {
+            concurrency_limit: 10,
+            idle_timeout: Duration::from_secs(600),
+            max_lifetime: Duration::from_secs(2 * 3600),
+        }
     }
 }
 
@@ -34,9 +38,16 @@ pub enum PoolError {
     #[error("throttled: all {limit} environments of {function} are busy (Rate Exceeded)")]
     Throttled { function: String, limit: usize },
     #[error("cannot start an environment of {function}: {source}")]
-    Spawn { function: String, source: std::io::Error },
+    Spawn {
+        function: String,
+        source: std::io::Error,
+    },
     #[error("environment {environment_id}: {failure}")]
-    Invoke { environment_id: String, cold: bool, failure: InvokeFailure },
+    Invoke {
+        environment_id: String,
+        cold: bool,
+        failure: InvokeFailure,
+    },
 }
 
 /// A served invocation and where it ran.
@@ -83,7 +94,14 @@ pub struct Pool {
 impl Pool {
     /// A pool with a reaper task that retires idle and old environments.
     pub fn new(spec: FunctionSpec, settings: PoolSettings, logs_root: PathBuf) -> Arc<Self> {
-        let pool = Arc::new(Self { spec, settings, logs_root, inner: Mutex::default(), epoch: AtomicU64::new(0), request_counter: AtomicU64::new(0) });
+        let pool = Arc::new(Self {
+            spec,
+            settings,
+            logs_root,
+            inner: Mutex::default(),
+            epoch: AtomicU64::new(0),
+            request_counter: AtomicU64::new(0),
+        });
         let weak = Arc::downgrade(&pool);
         tokio::spawn(reap(weak));
         pool
@@ -109,11 +127,19 @@ impl Pool {
         match result {
             Ok(served) => {
                 self.release(&env, false);
-                Ok(Outcome { served, environment_id: env.id.clone(), cold })
+                Ok(Outcome {
+                    served,
+                    environment_id: env.id.clone(),
+                    cold,
+                })
             }
             Err(failure) => {
                 self.release(&env, failure.discards_environment());
-                Err(PoolError::Invoke { environment_id: env.id.clone(), cold, failure })
+                Err(PoolError::Invoke {
+                    environment_id: env.id.clone(),
+                    cold,
+                    failure,
+                })
             }
         }
     }
@@ -122,7 +148,15 @@ impl Pool {
     fn request_id(&self) -> String {
         let n = self.request_counter.fetch_add(1, Ordering::Relaxed);
         let r = crate::environment::random_hex(14);
-        format!("{}-{}-{}-{}-{:04x}{}", &r[0..8], &r[8..12], &r[12..16], &r[16..20], n & 0xffff, &r[20..28])
+        format!(
+            "{}-{}-{}-{}-{:04x}{}",
+            &r[0..8],
+            &r[8..12],
+            &r[12..16],
+            &r[16..20],
+            n & 0xffff,
+            &r[20..28]
+        )
     }
 
     async fn acquire(&self) -> Result<(Arc<Environment>, bool), PoolError> {
@@ -132,14 +166,21 @@ impl Pool {
             let epoch = self.epoch.load(Ordering::Acquire);
             let settings = &self.settings;
             inner.slots.retain(|s| {
-                let keep = s.idle_since.is_none() || (!expired(s, settings) && s.epoch == epoch && !s.env.has_exited());
+                let keep = s.idle_since.is_none()
+                    || (!expired(s, settings) && s.epoch == epoch && !s.env.has_exited());
                 if !keep {
                     retired.push(Arc::clone(&s.env));
                 }
                 keep
             });
             // Most recently used first: it is the warmest, and the others can age out.
-            let idle = inner.slots.iter().enumerate().filter(|(_, s)| s.idle_since.is_some()).max_by_key(|(_, s)| s.idle_since).map(|(i, _)| i);
+            let idle = inner
+                .slots
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.idle_since.is_some())
+                .max_by_key(|(_, s)| s.idle_since)
+                .map(|(i, _)| i);
             match idle {
                 Some(i) => {
                     let slot = &mut inner.slots[i];
@@ -153,7 +194,10 @@ impl Pool {
                 None => {
                     drop(inner);
                     retire(retired);
-                    return Err(PoolError::Throttled { function: self.spec.name.clone(), limit: self.settings.concurrency_limit });
+                    return Err(PoolError::Throttled {
+                        function: self.spec.name.clone(),
+                        limit: self.settings.concurrency_limit,
+                    });
                 }
             }
         };
@@ -164,15 +208,24 @@ impl Pool {
         let spawned = Environment::spawn(&self.spec, &self.logs_root, &[]).await;
         let mut inner = self.lock();
         inner.starting -= 1;
-        let env = Arc::new(spawned.map_err(|source| PoolError::Spawn { function: self.spec.name.clone(), source })?);
-        inner.slots.push(Slot { env: Arc::clone(&env), epoch: self.epoch.load(Ordering::Acquire), idle_since: None });
+        let env = Arc::new(spawned.map_err(|source| PoolError::Spawn {
+            function: self.spec.name.clone(),
+            source,
+        })?);
+        inner.slots.push(Slot {
+            env: Arc::clone(&env),
+            epoch: self.epoch.load(Ordering::Acquire),
+            idle_since: None,
+        });
         Ok((env, true))
     }
 
     fn release(&self, env: &Arc<Environment>, discard: bool) {
         let mut inner = self.lock();
         let epoch = self.epoch.load(Ordering::Acquire);
-        let Some(pos) = inner.slots.iter().position(|s| Arc::ptr_eq(&s.env, env)) else { return };
+        let Some(pos) = inner.slots.iter().position(|s| Arc::ptr_eq(&s.env, env)) else {
+            return;
+        };
         let slot = &mut inner.slots[pos];
         let old = slot.env.created.elapsed() >= self.settings.max_lifetime;
         if discard || old || slot.epoch != epoch || slot.env.has_exited() {

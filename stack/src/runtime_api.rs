@@ -60,11 +60,22 @@ struct ApiError<'a> {
 }
 
 fn api_error(status: StatusCode, error_type: &str, message: impl Into<String>) -> Response {
-    (status, axum::Json(ApiError { error_message: message.into(), error_type })).into_response()
+    (
+        status,
+        axum::Json(ApiError {
+            error_message: message.into(),
+            error_type,
+        }),
+    )
+        .into_response()
 }
 
 fn accepted() -> Response {
-    (StatusCode::ACCEPTED, axum::Json(serde_json::json!({"status": "OK"}))).into_response()
+    (
+        StatusCode::ACCEPTED,
+        axum::Json(serde_json::json!({"status": "OK"})),
+    )
+        .into_response()
 }
 
 /// Shared state of one environment's API server.
@@ -113,14 +124,23 @@ impl RuntimeApi {
                 tracing::warn!(error = %e, "runtime API server stopped");
             }
         });
-        Ok(Self { addr, inbox: tx, init_done: init_done_rx, init_error: init_error_rx, server })
+        Ok(Self {
+            addr,
+            inbox: tx,
+            init_done: init_done_rx,
+            init_error: init_error_rx,
+            server,
+        })
     }
 }
 
 fn router(state: Arc<ApiState>) -> Router {
     Router::new()
         .route("/2018-06-01/runtime/invocation/next", get(next))
-        .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
+        .route(
+            "/2018-06-01/runtime/invocation/{id}/response",
+            post(response),
+        )
         .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
         .route("/2018-06-01/runtime/init/error", post(init_error))
         .fallback(unknown_route)
@@ -131,7 +151,11 @@ fn router(state: Arc<ApiState>) -> Router {
 }
 
 async fn unknown_route(method: axum::http::Method, uri: axum::http::Uri) -> Response {
-    api_error(StatusCode::NOT_FOUND, "InvalidRoute", format!("no Runtime API route for {method} {uri}"))
+    api_error(
+        StatusCode::NOT_FOUND,
+        "InvalidRoute",
+        format!("no Runtime API route for {method} {uri}"),
+    )
 }
 
 async fn next(State(state): State<Arc<ApiState>>) -> Response {
@@ -147,7 +171,11 @@ async fn next(State(state): State<Arc<ApiState>>) -> Response {
         inbox.recv().await
     };
     let Some(inv) = invocation else {
-        return api_error(StatusCode::INTERNAL_SERVER_ERROR, "Runtime.Shutdown", "the environment is shutting down");
+        return api_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Runtime.Shutdown",
+            "the environment is shutting down",
+        );
     };
     let deadline = chrono::Utc::now() + inv.timeout;
     let mut headers = HeaderMap::new();
@@ -157,37 +185,63 @@ async fn next(State(state): State<Arc<ApiState>>) -> Response {
         }
     };
     set("lambda-runtime-aws-request-id", &inv.request_id);
-    set("lambda-runtime-deadline-ms", &deadline.timestamp_millis().to_string());
+    set(
+        "lambda-runtime-deadline-ms",
+        &deadline.timestamp_millis().to_string(),
+    );
     set("lambda-runtime-invoked-function-arn", &state.function_arn);
     set("lambda-runtime-trace-id", &inv.trace_id);
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    state.pending.lock().unwrap_or_else(PoisonError::into_inner).insert(inv.request_id.clone(), inv.reply);
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    state
+        .pending
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(inv.request_id.clone(), inv.reply);
     // The waiting side may be gone (the stack is stopping); the runtime still gets its event.
     let _ = inv.dispatched.send(Instant::now());
     (StatusCode::OK, headers, inv.payload).into_response()
 }
 
 fn take_pending(state: &ApiState, id: &str) -> Option<oneshot::Sender<Reply>> {
-    state.pending.lock().unwrap_or_else(PoisonError::into_inner).remove(id)
+    state
+        .pending
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .remove(id)
 }
 
-async fn response(State(state): State<Arc<ApiState>>, Path(id): Path<String>, body: Bytes) -> Response {
+async fn response(
+    State(state): State<Arc<ApiState>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
     if body.len() > MAX_RESPONSE_BYTES {
         return api_error(
             StatusCode::PAYLOAD_TOO_LARGE,
             "RequestEntityTooLarge",
-            format!("response payload is {} bytes; the limit is {MAX_RESPONSE_BYTES}", body.len()),
+            format!(
+                "response payload is {} bytes; the limit is {MAX_RESPONSE_BYTES}",
+                body.len()
+            ),
         );
     }
     let Some(reply) = take_pending(&state, &id) else {
-        return api_error(StatusCode::BAD_REQUEST, "InvalidRequestID", format!("no pending invocation {id}"));
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestID",
+            format!("no pending invocation {id}"),
+        );
     };
     let _ = reply.send(Reply::Response(body));
     accepted()
 }
 
 fn parse_error(headers: &HeaderMap, body: &[u8]) -> Result<FunctionError, String> {
-    let mut err: FunctionError = serde_json::from_slice(body).map_err(|e| format!("error body is not an ErrorRequest: {e}"))?;
+    let mut err: FunctionError = serde_json::from_slice(body)
+        .map_err(|e| format!("error body is not an ErrorRequest: {e}"))?;
     if err.error_type.is_empty() {
         err.error_type = headers
             .get("lambda-runtime-function-error-type")
@@ -198,19 +252,32 @@ fn parse_error(headers: &HeaderMap, body: &[u8]) -> Result<FunctionError, String
     Ok(err)
 }
 
-async fn error(State(state): State<Arc<ApiState>>, Path(id): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+async fn error(
+    State(state): State<Arc<ApiState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let err = match parse_error(&headers, &body) {
         Ok(err) => err,
         Err(msg) => return api_error(StatusCode::BAD_REQUEST, "InvalidRequestBody", msg),
     };
     let Some(reply) = take_pending(&state, &id) else {
-        return api_error(StatusCode::BAD_REQUEST, "InvalidRequestID", format!("no pending invocation {id}"));
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestID",
+            format!("no pending invocation {id}"),
+        );
     };
     let _ = reply.send(Reply::Error(err));
     accepted()
 }
 
-async fn init_error(State(state): State<Arc<ApiState>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn init_error(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let err = match parse_error(&headers, &body) {
         Ok(err) => err,
         Err(msg) => return api_error(StatusCode::BAD_REQUEST, "InvalidRequestBody", msg),
@@ -226,9 +293,18 @@ mod tests {
     #[test]
     fn error_type_falls_back_to_the_header() {
         let mut h = HeaderMap::new();
-        h.insert("lambda-runtime-function-error-type", HeaderValue::from_static("Runtime.Custom"));
+        h.insert(
+            "lambda-runtime-function-error-type",
+            HeaderValue::from_static("Runtime.Custom"),
+        );
         let e = parse_error(&h, br#"{"errorMessage":"boom"}"#).unwrap();
-        assert_eq!(e, FunctionError { error_type: "Runtime.Custom".into(), error_message: "boom".into() });
+        assert_eq!(
+            e,
+            FunctionError {
+                error_type: "Runtime.Custom".into(),
+                error_message: "boom".into()
+            }
+        );
         assert!(parse_error(&h, b"not json").is_err());
     }
 }

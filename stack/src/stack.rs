@@ -37,9 +37,15 @@ pub struct StackConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum StackError {
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("cannot write {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot build the HTTP client: {0}")]
     Client(#[from] reqwest::Error),
 }
@@ -59,12 +65,19 @@ pub struct Stack {
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, StackError> {
-    TcpListener::bind(addr).await.map_err(|source| StackError::Bind { addr, source })
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StackError::Bind { addr, source })
 }
 
 fn serve(listener: TcpListener, router: Router) -> JoinHandle<()> {
     tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await {
+        if let Err(e) = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        {
             tracing::warn!(error = %e, "listener stopped");
         }
     })
@@ -75,17 +88,41 @@ const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 impl Stack {
     pub async fn start(config: StackConfig) -> Result<Self, StackError> {
         let logs_root = config.run_dir.join("logs");
-        std::fs::create_dir_all(&logs_root).map_err(|source| StackError::Io { path: logs_root.clone(), source })?;
+        std::fs::create_dir_all(&logs_root).map_err(|source| StackError::Io {
+            path: logs_root.clone(),
+            source,
+        })?;
         let alb_listener = bind(SocketAddr::new(LOOPBACK, 0)).await?;
-        let alb_addr = alb_listener.local_addr().map_err(|source| StackError::Bind { addr: SocketAddr::new(LOOPBACK, 0), source })?;
-        let origin = Pool::new(config.origin.clone(), config.origin_pool.clone(), logs_root.clone());
-        let alb = Arc::new(Alb { target: Arc::clone(&origin), options: config.alb, port: alb_addr.port() });
+        let alb_addr = alb_listener
+            .local_addr()
+            .map_err(|source| StackError::Bind {
+                addr: SocketAddr::new(LOOPBACK, 0),
+                source,
+            })?;
+        let origin = Pool::new(
+            config.origin.clone(),
+            config.origin_pool.clone(),
+            logs_root.clone(),
+        );
+        let alb = Arc::new(Alb {
+            target: Arc::clone(&origin),
+            options: config.alb,
+            port: alb_addr.port(),
+        });
         let alb_router = Router::new().fallback(crate::alb::handle).with_state(alb);
 
-        let edge = Pool::new(config.edge.clone(), config.edge_pool.clone(), logs_root.clone());
+        let edge = Pool::new(
+            config.edge.clone(),
+            config.edge_pool.clone(),
+            logs_root.clone(),
+        );
         let (records, _) = broadcast::channel(1024);
         // Redirects and proxies are the viewer's business, not CloudFront's: pass them through.
-        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).no_proxy().pool_idle_timeout(Duration::from_secs(5)).build()?;
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .pool_idle_timeout(Duration::from_secs(5))
+            .build()?;
         let cf = Arc::new(CloudFront {
             edge: Arc::clone(&edge),
             origin_base: format!("http://{alb_addr}"),
@@ -97,14 +134,30 @@ impl Stack {
         });
         let cf_addr = SocketAddr::new(config.bind, config.port);
         let cf_listener = bind(cf_addr).await?;
-        let cloudfront = cf_listener.local_addr().map_err(|source| StackError::Bind { addr: cf_addr, source })?;
-        let cf_router = Router::new().fallback(crate::cloudfront::handle).with_state(cf);
+        let cloudfront = cf_listener
+            .local_addr()
+            .map_err(|source| StackError::Bind {
+                addr: cf_addr,
+                source,
+            })?;
+        let cf_router = Router::new()
+            .fallback(crate::cloudfront::handle)
+            .with_state(cf);
 
         let control_listener = bind(SocketAddr::new(LOOPBACK, 0)).await?;
-        let control = control_listener.local_addr().map_err(|source| StackError::Bind { addr: SocketAddr::new(LOOPBACK, 0), source })?;
+        let control = control_listener
+            .local_addr()
+            .map_err(|source| StackError::Bind {
+                addr: SocketAddr::new(LOOPBACK, 0),
+                source,
+            })?;
         let control_router = crate::control::router(vec![Arc::clone(&edge), Arc::clone(&origin)]);
 
-        let servers = vec![serve(alb_listener, alb_router), serve(cf_listener, cf_router), serve(control_listener, control_router)];
+        let servers = vec![
+            serve(alb_listener, alb_router),
+            serve(cf_listener, cf_router),
+            serve(control_listener, control_router),
+        ];
         let state_file = state_file(&config.run_dir, cloudfront.port());
         let state = serde_json::json!({
             "pid": std::process::id(),
@@ -114,8 +167,21 @@ impl Stack {
             "logs": logs_root,
             "functions": [config.edge.name, config.origin.name],
         });
-        std::fs::write(&state_file, state.to_string()).map_err(|source| StackError::Io { path: state_file.clone(), source })?;
-        Ok(Self { cloudfront, alb: alb_addr, control, logs_root, edge, origin, records, servers, state_file })
+        std::fs::write(&state_file, state.to_string()).map_err(|source| StackError::Io {
+            path: state_file.clone(),
+            source,
+        })?;
+        Ok(Self {
+            cloudfront,
+            alb: alb_addr,
+            control,
+            logs_root,
+            edge,
+            origin,
+            records,
+            servers,
+            state_file,
+        })
     }
 
     pub fn url(&self) -> String {

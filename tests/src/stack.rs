@@ -6,6 +6,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use edge_stack::environment::FunctionSpec;
+use edge_stack::logs::LogFormat;
 use edge_stack::{AlbOptions, PoolSettings, Stack, StackConfig};
 use reqwest::header::HeaderMap;
 
@@ -24,8 +25,12 @@ pub fn bins() -> &'static Bins {
     static BINS: OnceLock<Bins> = OnceLock::new();
     BINS.get_or_init(|| {
         let wanted = ["edge-fn", "alb-fn", "fault-fn", "edge-stack"];
-        let built = edge_stack::binaries::cargo_build(&["edge-fn", "alb-fn", "edge-persist-tests", "edge-stack"], false, &wanted)
-            .unwrap_or_else(|e| panic!("building the stack binaries: {e}"));
+        let built = edge_stack::binaries::cargo_build(
+            &["edge-fn", "alb-fn", "edge-persist-tests", "edge-stack"],
+            false,
+            &wanted,
+        )
+        .unwrap_or_else(|e| panic!("building the stack binaries: {e}"));
         Bins {
             edge_fn: built["edge-fn"].clone(),
             alb_fn: built["alb-fn"].clone(),
@@ -46,12 +51,25 @@ pub fn run_dir(tag: &str) -> PathBuf {
 }
 
 pub fn function(name: &str, program: &Path, timeout: Duration, edge: bool) -> FunctionSpec {
-    FunctionSpec { name: name.into(), program: program.to_path_buf(), args: vec![], env: vec![], memory_mb: 128, timeout, edge }
+    FunctionSpec {
+        name: name.into(),
+        program: program.to_path_buf(),
+        args: vec![],
+        env: vec![],
+        memory_mb: 128,
+        timeout,
+        log_format: LogFormat::Json,
+        edge,
+    }
 }
 
 /// A stack of edge-fn and alb-fn on an ephemeral loopback port with generous defaults.
 pub fn config(tag: &str, edge: &Path, origin: &Path) -> StackConfig {
-    let settings = PoolSettings { concurrency_limit: 4, idle_timeout: Duration::from_secs(600), max_lifetime: Duration::from_secs(3600) };
+    let settings = PoolSettings {
+        concurrency_limit: 4,
+        idle_timeout: Duration::from_secs(600),
+        max_lifetime: Duration::from_secs(3600),
+    };
     StackConfig {
         bind: std::net::Ipv4Addr::LOCALHOST.into(),
         port: 0,
@@ -81,12 +99,16 @@ impl Answer {
 
     /// The persisted value alb-fn copies back (`x-persist-value`).
     pub fn persisted(&self) -> String {
-        self.header("x-persist-value").unwrap_or_else(|| panic!("no x-persist-value in {self:?}")).to_owned()
+        self.header("x-persist-value")
+            .unwrap_or_else(|| panic!("no x-persist-value in {self:?}"))
+            .to_owned()
     }
 
     /// The edge environment id alb-fn copies back (`x-persist-edge-env`).
     pub fn edge_env(&self) -> String {
-        self.header("x-persist-edge-env").unwrap_or_else(|| panic!("no x-persist-edge-env in {self:?}")).to_owned()
+        self.header("x-persist-edge-env")
+            .unwrap_or_else(|| panic!("no x-persist-edge-env in {self:?}"))
+            .to_owned()
     }
 }
 
@@ -98,14 +120,24 @@ pub struct TestStack {
 }
 
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(30)).build().unwrap_or_else(|e| panic!("reqwest client: {e}"))
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap_or_else(|e| panic!("reqwest client: {e}"))
 }
 
 impl TestStack {
     pub async fn start(config: StackConfig) -> Self {
         let run_dir = config.run_dir.clone();
-        let stack = Stack::start(config).await.unwrap_or_else(|e| panic!("starting the stack: {e}"));
-        Self { stack, run_dir, client: client() }
+        let stack = Stack::start(config)
+            .await
+            .unwrap_or_else(|e| panic!("starting the stack: {e}"));
+        Self {
+            stack,
+            run_dir,
+            client: client(),
+        }
     }
 
     pub async fn get(&self, path: &str) -> Answer {
@@ -113,22 +145,41 @@ impl TestStack {
     }
 
     pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Answer {
-        fetch(&self.client, &format!("{}{path}", self.stack.url()), headers).await
+        fetch(
+            &self.client,
+            &format!("{}{path}", self.stack.url()),
+            headers,
+        )
+        .await
     }
 
     /// `GET /status` of the control endpoint.
     pub async fn status(&self) -> serde_json::Value {
         let url = format!("http://{}/status", self.stack.control);
-        let resp = self.client.get(url).send().await.unwrap_or_else(|e| panic!("control /status: {e}"));
-        serde_json::from_str(&resp.text().await.unwrap_or_default()).unwrap_or_else(|e| panic!("control /status is not JSON: {e}"))
+        let resp = self
+            .client
+            .get(url)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("control /status: {e}"));
+        serde_json::from_str(&resp.text().await.unwrap_or_default())
+            .unwrap_or_else(|e| panic!("control /status is not JSON: {e}"))
     }
 
     /// `POST /recycle` of the control endpoint.
     pub async fn recycle(&self, function: Option<&str>) -> serde_json::Value {
-        let query = function.map(|f| format!("?function={f}")).unwrap_or_default();
+        let query = function
+            .map(|f| format!("?function={f}"))
+            .unwrap_or_default();
         let url = format!("http://{}/recycle{query}", self.stack.control);
-        let resp = self.client.post(url).send().await.unwrap_or_else(|e| panic!("control /recycle: {e}"));
-        serde_json::from_str(&resp.text().await.unwrap_or_default()).unwrap_or_else(|e| panic!("control /recycle is not JSON: {e}"))
+        let resp = self
+            .client
+            .post(url)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("control /recycle: {e}"));
+        serde_json::from_str(&resp.text().await.unwrap_or_default())
+            .unwrap_or_else(|e| panic!("control /recycle is not JSON: {e}"))
     }
 
     /// Each log stream of `group` as (stream file, content), oldest first.
@@ -149,11 +200,21 @@ pub async fn fetch(client: &reqwest::Client, url: &str, headers: &[(&str, &str)]
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    let resp = req.send().await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let resp = req
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
-    let body = resp.text().await.unwrap_or_else(|e| panic!("reading {url}: {e}"));
-    Answer { status, headers, body }
+    let body = resp
+        .text()
+        .await
+        .unwrap_or_else(|e| panic!("reading {url}: {e}"));
+    Answer {
+        status,
+        headers,
+        body,
+    }
 }
 
 pub fn read_logs(logs_root: &Path, group: &str) -> Vec<(PathBuf, String)> {
@@ -161,7 +222,8 @@ pub fn read_logs(logs_root: &Path, group: &str) -> Vec<(PathBuf, String)> {
         .unwrap_or_else(|e| panic!("listing log group {group}: {e}"))
         .into_iter()
         .map(|p| {
-            let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("reading {}: {e}", p.display()));
+            let text = std::fs::read_to_string(&p)
+                .unwrap_or_else(|e| panic!("reading {}: {e}", p.display()));
             (p, text)
         })
         .collect()
@@ -170,4 +232,18 @@ pub fn read_logs(logs_root: &Path, group: &str) -> Vec<(PathBuf, String)> {
 /// A log line without its leading timestamp.
 pub fn message(line: &str) -> &str {
     line.split_once(' ').map_or(line, |(_, m)| m)
+}
+
+/// Whether a JSON log line holds `key: value` at any depth (alb-fn's tracing fields nest).
+pub fn has_field(line: &str, key: &str, value: &str) -> bool {
+    fn walk(v: &serde_json::Value, key: &str, value: &str) -> bool {
+        match v {
+            serde_json::Value::Object(map) => map
+                .iter()
+                .any(|(k, v)| (k == key && v == value) || walk(v, key, value)),
+            serde_json::Value::Array(items) => items.iter().any(|v| walk(v, key, value)),
+            _ => false,
+        }
+    }
+    serde_json::from_str::<serde_json::Value>(line).is_ok_and(|v| walk(&v, key, value))
 }

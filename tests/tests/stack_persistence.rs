@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use edge_persist_tests::stack::{TestStack, bins, config};
+use edge_persist_tests::stack::{TestStack, bins, config, has_field, message};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_persisted_value_survives_requests_spread_over_ten_seconds() {
@@ -18,20 +18,37 @@ async fn the_persisted_value_survives_requests_spread_over_ten_seconds() {
         }
         answers.push(stack.get("/").await);
     }
-    assert!(started.elapsed() >= Duration::from_secs(10), "the requests must span at least 10 s");
+    assert!(
+        started.elapsed() >= Duration::from_secs(10),
+        "the requests must span at least 10 s"
+    );
     let first = answers[0].persisted();
-    assert!(edge_persist_tests::is_rfc3339_millis_utc(&first), "{first:?}");
+    assert!(
+        edge_persist_tests::is_rfc3339_millis_utc(&first),
+        "{first:?}"
+    );
     for a in &answers {
         assert_eq!(a.status, 200, "{a:?}");
         assert!(a.body.starts_with("Hello from Lambda! "), "{}", a.body);
-        assert_eq!(a.persisted(), first, "every request carries the first request's value");
+        assert_eq!(
+            a.persisted(),
+            first,
+            "every request carries the first request's value"
+        );
         assert_eq!(a.header("x-cache"), Some("Miss from cloudfront"));
-        assert!(a.header("via").is_some_and(|v| v.contains("cloudfront.net (CloudFront)")));
+        assert!(
+            a.header("via")
+                .is_some_and(|v| v.contains("cloudfront.net (CloudFront)"))
+        );
         assert_eq!(a.header("x-amz-cf-id").map(str::len), Some(56));
     }
     // The origin saw the header on every request: its log line shows the value each time.
     let logs = stack.logs("/aws/lambda/alb-fn").await;
-    let seen = logs.iter().flat_map(|(_, text)| text.lines()).filter(|l| l.contains("request headers") && l.contains(&format!("persisted=\"{first}\""))).count();
+    let seen = logs
+        .iter()
+        .flat_map(|(_, text)| text.lines())
+        .filter(|l| has_field(message(l), "persisted", &first))
+        .count();
     assert_eq!(seen, answers.len(), "alb-fn logs: {logs:#?}");
     stack.stop().await;
 }
@@ -47,9 +64,18 @@ async fn recycling_starts_a_new_environment_with_a_new_value() {
     let after = stack.get("/").await;
     assert_ne!(after.persisted(), before.persisted());
     assert_ne!(after.edge_env(), before.edge_env());
-    assert_eq!(stack.get("/").await.persisted(), after.persisted(), "the new value persists in turn");
+    assert_eq!(
+        stack.get("/").await.persisted(),
+        after.persisted(),
+        "the new value persists in turn"
+    );
     let unknown = stack.recycle(Some("nope")).await;
-    assert!(unknown["error"].as_str().is_some_and(|e| e.contains("edge-fn")), "{unknown}");
+    assert!(
+        unknown["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("edge-fn")),
+        "{unknown}"
+    );
     stack.stop().await;
 }
 
@@ -60,10 +86,18 @@ async fn an_idle_environment_is_reclaimed_and_the_next_request_gets_a_new_value(
     cfg.edge_pool.idle_timeout = Duration::from_millis(800);
     let stack = TestStack::start(cfg).await;
     let first = stack.get("/").await;
-    assert_eq!(stack.get("/").await.persisted(), first.persisted(), "still warm");
+    assert_eq!(
+        stack.get("/").await.persisted(),
+        first.persisted(),
+        "still warm"
+    );
     tokio::time::sleep(Duration::from_millis(2000)).await;
     let status = stack.status().await;
-    assert_eq!(status["functions"]["edge-fn"].as_array().map(Vec::len), Some(0), "the reaper retired it: {status}");
+    assert_eq!(
+        status["functions"]["edge-fn"].as_array().map(Vec::len),
+        Some(0),
+        "the reaper retired it: {status}"
+    );
     let later = stack.get("/").await;
     assert_ne!(later.persisted(), first.persisted());
     assert_ne!(later.edge_env(), first.edge_env());
@@ -82,17 +116,32 @@ async fn concurrent_requests_scale_out_and_each_environment_keeps_its_own_value(
             by_env.entry(a.edge_env()).or_default().push(a.persisted());
         }
     }
-    assert!((2..=4).contains(&by_env.len()), "4 concurrent requests with a limit of 4 ran in {} environments: {by_env:?}", by_env.len());
+    assert!(
+        (2..=4).contains(&by_env.len()),
+        "4 concurrent requests with a limit of 4 ran in {} environments: {by_env:?}",
+        by_env.len()
+    );
     for (env, values) in &by_env {
-        assert!(values.iter().all(|v| v == &values[0]), "environment {env} changed its value: {values:?}");
+        assert!(
+            values.iter().all(|v| v == &values[0]),
+            "environment {env} changed its value: {values:?}"
+        );
     }
     let status = stack.status().await;
-    let envs = status["functions"]["edge-fn"].as_array().map(Vec::len).unwrap_or(0);
+    let envs = status["functions"]["edge-fn"]
+        .as_array()
+        .map(Vec::len)
+        .unwrap_or(0);
     assert_eq!(envs, by_env.len(), "{status}");
     stack.stop().await;
 }
 
 async fn futures_join4(stack: &TestStack) -> [edge_persist_tests::stack::Answer; 4] {
-    let (a, b, c, d) = tokio::join!(stack.get("/"), stack.get("/"), stack.get("/"), stack.get("/"));
+    let (a, b, c, d) = tokio::join!(
+        stack.get("/"),
+        stack.get("/"),
+        stack.get("/"),
+        stack.get("/")
+    );
     [a, b, c, d]
 }

@@ -21,11 +21,18 @@ async fn main() -> Result<(), Error> {
     let id: String = raw.iter().map(|b| format!("{b:02x}")).collect();
     println!("fault-fn init {id}");
     let id: &'static str = Box::leak(id.into_boxed_str());
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| handle(event.payload, id))).await
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        handle(event.payload, id)
+    }))
+    .await
 }
 
 async fn handle(event: Value, id: &str) -> Result<Value, Diagnostic> {
-    if event.get("Records").is_some() { edge(event, id).await } else { target(event, id).await }
+    if event.get("Records").is_some() {
+        edge(event, id).await
+    } else {
+        target(event, id).await
+    }
 }
 
 async fn hang() {
@@ -41,7 +48,12 @@ async fn edge(event: Value, id: &str) -> Result<Value, Diagnostic> {
         "hang" => hang().await,
         "disallowed" => request["headers"]["x-cache"] = header("X-Cache", "Hit from fault-fn"),
         "readonly" => request["headers"]["via"] = header("Via", "1.1 fault-fn"),
-        "error" => return Err(Diagnostic { error_type: "FaultError".into(), error_message: "asked to fail".into() }),
+        "error" => {
+            return Err(Diagnostic {
+                error_type: "FaultError".into(),
+                error_message: "asked to fail".into(),
+            });
+        }
         "generated" => {
             return Ok(json!({
                 "status": "201",
@@ -68,7 +80,10 @@ async fn target(event: Value, id: &str) -> Result<Value, Diagnostic> {
         "/alb/big" => return Ok(json!({"statusCode": 200, "body": "x".repeat(1024 * 1024 + 1)})),
         _ => {}
     }
-    let seen = event["headers"]["custom_header"].as_str().unwrap_or("").to_owned();
+    let seen = event["headers"]["custom_header"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
     Ok(json!({
         "statusCode": 200,
         "statusDescription": "200 OK",

@@ -119,6 +119,10 @@ impl RuntimeApi {
             init_done,
             init_error,
         });
+        use axum::serve::ListenerExt;
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let server = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, router(state)).await {
                 tracing::warn!(error = %e, "runtime API server stopped");

@@ -71,6 +71,11 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, StackError> {
 }
 
 fn serve(listener: TcpListener, router: Router) -> JoinHandle<()> {
+    use axum::serve::ListenerExt;
+    // Small request/response exchanges: Nagle's algorithm would only add delay.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     tokio::spawn(async move {
         if let Err(e) = axum::serve(
             listener,

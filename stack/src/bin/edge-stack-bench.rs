@@ -125,6 +125,18 @@ async fn warm(client: &reqwest::Client, url: &str, n: usize) -> Result<Warm, req
     })
 }
 
+/// Warm invocations straight through a pool: the Runtime API round trip alone.
+async fn invoke_only(pool: &Pool, n: usize) -> Result<f64, Box<dyn std::error::Error>> {
+    let mut lat = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        pool.invoke(alb_event()).await?;
+        lat.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    lat.sort_by(f64::total_cmp);
+    Ok(percentile(&lat, 0.5))
+}
+
 async fn hello_server() -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
     let addr = listener.local_addr()?;
@@ -169,6 +181,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         (vec![], vec![], vec![], vec![], vec![], vec![]);
     let (mut stack_p50, mut stack_p99, mut stack_rps, mut plain_p50, mut plain_p99, mut plain_rps) =
         (vec![], vec![], vec![], vec![], vec![], vec![]);
+    let (mut alb_p50, mut invoke_p50) = (vec![], vec![]);
     let client = reqwest::Client::builder().no_proxy().build()?;
     let plain = format!("http://{}/", hello_server().await?);
     for run in 0..opts.runs {
@@ -215,6 +228,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let stack = Stack::start(config).await?;
         let s = warm(&client, &format!("{}/", stack.url()), opts.requests).await?;
         let p = warm(&client, &plain, opts.requests).await?;
+        let a = warm(&client, &format!("http://{}/", stack.alb), opts.requests).await?;
+        alb_p50.push(a.p50_ms);
+        invoke_p50.push(invoke_only(&stack.origin, opts.requests).await?);
         stack.shutdown().await;
         stack_p50.push(s.p50_ms);
         stack_p99.push(s.p99_ms);
@@ -260,6 +276,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("|---|---|---|---|");
     println!("| p50 | {sp50:.3} ms | {pp50:.3} ms | {:.1} |", sp50 / pp50);
     println!("| p99 | {sp99:.3} ms | {pp99:.3} ms | {:.1} |", sp99 / pp99);
+    println!(
+        "| p50 of parts: ALB -> alb-fn alone | {:.3} ms | | |",
+        median(alb_p50)
+    );
+    println!(
+        "| p50 of parts: one warm invocation over the Runtime API | {:.3} ms | | |",
+        median(invoke_p50)
+    );
     println!(
         "| throughput | {srps:.0} req/s | {prps:.0} req/s | {:.2} |",
         srps / prps

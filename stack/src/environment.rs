@@ -243,6 +243,7 @@ impl Environment {
             timeout,
             trace_id,
             dispatched: dispatched_tx,
+            start_log: Some((self.log.clone(), self.log_format.start(request_id))),
             reply: reply_tx,
         };
         if self.api.inbox.send(invocation).is_err() {
@@ -250,7 +251,6 @@ impl Environment {
         }
         let dispatched = self.wait_dispatch(dispatched_rx, cold, timeout).await?;
         let init = if cold { self.init_duration() } else { None };
-        self.log.platform(self.log_format.start(request_id));
         let mut exited = self.exited.clone();
         let outcome = tokio::select! {
             reply = reply_rx => match reply {

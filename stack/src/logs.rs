@@ -38,7 +38,8 @@ pub fn group_dir(logs_root: &Path, group: &str) -> PathBuf {
 
 /// Message a stream writer takes besides the child's output.
 enum Message {
-    Line(String),
+    /// A platform line, answered (when asked) once it is on disk.
+    Line(String, Option<oneshot::Sender<()>>),
     /// Answered once everything sent before it is on disk.
     Flush(oneshot::Sender<()>),
 }
@@ -50,6 +51,15 @@ pub struct LogStream {
     pub group: String,
     pub name: String,
     pub path: PathBuf,
+}
+
+impl std::fmt::Debug for LogStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogStream")
+            .field("group", &self.group)
+            .field("name", &self.name)
+            .finish()
+    }
 }
 
 impl LogStream {
@@ -87,9 +97,19 @@ impl LogStream {
         })
     }
 
-    /// A platform line (START, END, REPORT, timeouts). Lost only if the writer already stopped.
+    /// A platform line (END, REPORT, timeouts). Output the child wrote before it is written
+    /// first. Lost only if the writer already stopped.
     pub fn platform(&self, line: impl Into<String>) {
-        let _ = self.tx.send(Message::Line(line.into()));
+        let _ = self.tx.send(Message::Line(line.into(), None));
+    }
+
+    /// A platform line that must be on disk before the caller goes on: START is written while
+    /// the runtime still waits for its event, so none of the invocation's output can precede it.
+    pub async fn platform_now(&self, line: impl Into<String>) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Message::Line(line.into(), Some(tx))).is_ok() {
+            let _ = tokio::time::timeout(Duration::from_secs(1), rx).await;
+        }
     }
 
     /// Wait until every line sent so far, and all output the child wrote before, is on disk.
@@ -114,36 +134,61 @@ async fn write_stream<O, E>(
     let mut err = Some(err.lines());
     let mut rx = Some(rx);
     while out.is_some() || err.is_some() || rx.is_some() {
-        // Biased: output already in the pipes is read before a platform line, which the stack
-        // only sends after the runtime answered (and so after it wrote its own lines).
         let message = tokio::select! {
             biased;
-            line = next_line(&mut out) => line.map(Message::Line),
-            line = next_line(&mut err) => line.map(Message::Line),
             msg = next_message(&mut rx) => msg,
+            line = next_line(&mut out) => line.map(|l| Message::Line(l, None)),
+            line = next_line(&mut err) => line.map(|l| Message::Line(l, None)),
         };
-        match message {
-            Some(Message::Line(line)) => {
-                let entry = format!(
-                    "{} {}\n",
-                    format_time(Utc::now()),
-                    line.trim_end_matches('\r')
-                );
-                // A plain write(2) of one line to the page cache: cheaper than a round trip to
-                // tokio's blocking pool, which `tokio::fs` makes for every call.
-                if let Err(e) = file.write_all(entry.as_bytes()) {
-                    tracing::warn!(error = %e, "log stream write failed");
+        let Some(message) = message else { continue };
+        // A platform line is sent after the output it must follow was written to the pipes (the
+        // runtime logs before it answers): read whatever the pipes hold first.
+        loop {
+            let pending = tokio::select! {
+                biased;
+                line = next_line(&mut out) => line,
+                line = next_line(&mut err) => line,
+                () = std::future::ready(()) => break,
+            };
+            if let Some(line) = pending {
+                if !write_line(&mut file, &line) {
                     return;
                 }
             }
-            Some(Message::Flush(done)) => {
+        }
+        match message {
+            Message::Line(line, ack) => {
+                if !write_line(&mut file, &line) {
+                    return;
+                }
+                if let Some(ack) = ack {
+                    let _ = ack.send(());
+                }
+            }
+            Message::Flush(done) => {
                 let _ = file.flush();
                 let _ = done.send(());
             }
-            None => {}
         }
     }
     let _ = file.flush();
+}
+
+/// One `<time> <message>` line. A plain write(2) to the page cache: cheaper than the round trip
+/// to tokio's blocking pool that `tokio::fs` makes for every call.
+fn write_line(file: &mut std::fs::File, line: &str) -> bool {
+    let entry = format!(
+        "{} {}\n",
+        format_time(Utc::now()),
+        line.trim_end_matches('\r')
+    );
+    match file.write_all(entry.as_bytes()) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(error = %e, "log stream write failed");
+            false
+        }
+    }
 }
 
 async fn next_message(slot: &mut Option<mpsc::UnboundedReceiver<Message>>) -> Option<Message> {

@@ -31,6 +31,8 @@ pub struct Invocation {
     pub trace_id: String,
     /// Told the instant `next` hands the invocation to the runtime (the Invoke phase starts).
     pub dispatched: oneshot::Sender<Instant>,
+    /// START line, written before the runtime gets the event (see `LogStream::platform_now`).
+    pub start_log: Option<(crate::logs::LogStream, String)>,
     pub reply: oneshot::Sender<Reply>,
 }
 
@@ -174,13 +176,16 @@ async fn next(State(state): State<Arc<ApiState>>) -> Response {
         let mut inbox = state.inbox.lock().await;
         inbox.recv().await
     };
-    let Some(inv) = invocation else {
+    let Some(mut inv) = invocation else {
         return api_error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "Runtime.Shutdown",
             "the environment is shutting down",
         );
     };
+    if let Some((log, line)) = inv.start_log.take() {
+        log.platform_now(line).await;
+    }
     let deadline = chrono::Utc::now() + inv.timeout;
     let mut headers = HeaderMap::new();
     let mut set = |name: &'static str, value: &str| {

@@ -78,6 +78,10 @@ struct Up {
     /// Environments per function at most; more concurrent requests are throttled.
     #[arg(long, default_value_t = 10)]
     concurrency: usize,
+    /// Invocations one environment serves at once (Lambda Managed Instances; sets
+    /// AWS_LAMBDA_MAX_CONCURRENCY). 1 is classic Lambda.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    per_environment_concurrency: u16,
     /// Edge function timeout (origin-request triggers allow up to 30 s).
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
     edge_timeout: Duration,
@@ -155,6 +159,7 @@ fn run_up(up: Up, dir: &Path) -> Result<()> {
         concurrency_limit: up.concurrency,
         idle_timeout: up.idle_timeout,
         max_lifetime: up.max_lifetime,
+        per_environment_concurrency: usize::from(up.per_environment_concurrency),
     };
     let spec = |name: &str, program: PathBuf, timeout: Duration, edge: bool| FunctionSpec {
         name: name.into(),

@@ -20,6 +20,9 @@ pub struct PoolSettings {
     pub idle_timeout: Duration,
     /// An environment older than this is retired after its current invocation.
     pub max_lifetime: Duration,
+    /// Invocations one environment takes at once: 1 as in classic Lambda, N with Lambda Managed
+    /// Instances (the runtime is told through `AWS_LAMBDA_MAX_CONCURRENCY`).
+    pub per_environment_concurrency: usize,
 }
 
 impl Default for PoolSettings {
@@ -29,6 +32,7 @@ impl Default for PoolSettings {
             concurrency_limit: 10,
             idle_timeout: Duration::from_secs(600),
             max_lifetime: Duration::from_secs(2 * 3600),
+            per_environment_concurrency: 1,
         }
     }
 }
@@ -64,14 +68,24 @@ pub struct EnvironmentStatus {
     pub id: String,
     pub pid: u32,
     pub busy: bool,
+    pub in_flight: usize,
     pub invocations: u64,
     pub age_ms: u64,
     pub init_ms: Option<f64>,
 }
 
+enum Choice {
+    Warm(Arc<Environment>),
+    Spawn,
+    WaitForStart,
+    Throttle,
+}
+
 struct Slot {
     env: Arc<Environment>,
     epoch: u64,
+    in_flight: usize,
+    /// Set while `in_flight` is 0.
     idle_since: Option<Instant>,
 }
 
@@ -89,6 +103,8 @@ pub struct Pool {
     inner: Mutex<Inner>,
     epoch: AtomicU64,
     request_counter: AtomicU64,
+    /// Told when a new environment joined the pool.
+    ready: tokio::sync::Notify,
 }
 
 impl Pool {
@@ -101,6 +117,7 @@ impl Pool {
             inner: Mutex::default(),
             epoch: AtomicU64::new(0),
             request_counter: AtomicU64::new(0),
+            ready: tokio::sync::Notify::new(),
         });
         let weak = Arc::downgrade(&pool);
         tokio::spawn(reap(weak));
@@ -160,63 +177,101 @@ impl Pool {
     }
 
     async fn acquire(&self) -> Result<(Arc<Environment>, bool), PoolError> {
-        let mut retired = Vec::new();
-        let found = {
-            let mut inner = self.lock();
-            let epoch = self.epoch.load(Ordering::Acquire);
-            let settings = &self.settings;
-            inner.slots.retain(|s| {
-                let keep = s.idle_since.is_none()
-                    || (!expired(s, settings) && s.epoch == epoch && !s.env.has_exited());
-                if !keep {
-                    retired.push(Arc::clone(&s.env));
+        loop {
+            let notified = self.ready.notified();
+            match self.choose() {
+                Choice::Warm(env) => return Ok((env, false)),
+                Choice::Spawn => return self.spawn().await,
+                // With managed concurrency a starting environment has room for more: wait for it
+                // instead of throttling (bounded by Lambda's init limit).
+                Choice::WaitForStart => {
+                    if tokio::time::timeout(crate::environment::INIT_TIMEOUT, notified)
+                        .await
+                        .is_err()
+                    {
+                        return Err(self.throttled());
+                    }
                 }
-                keep
-            });
-            // Most recently used first: it is the warmest, and the others can age out.
-            let idle = inner
-                .slots
-                .iter()
-                .enumerate()
-                .filter(|(_, s)| s.idle_since.is_some())
-                .max_by_key(|(_, s)| s.idle_since)
-                .map(|(i, _)| i);
-            match idle {
-                Some(i) => {
-                    let slot = &mut inner.slots[i];
-                    slot.idle_since = None;
-                    Some(Arc::clone(&slot.env))
-                }
-                None if inner.slots.len() + inner.starting < settings.concurrency_limit => {
-                    inner.starting += 1;
-                    None
-                }
-                None => {
-                    drop(inner);
-                    retire(retired);
-                    return Err(PoolError::Throttled {
-                        function: self.spec.name.clone(),
-                        limit: self.settings.concurrency_limit,
-                    });
-                }
+                Choice::Throttle => return Err(self.throttled()),
             }
-        };
-        retire(retired);
-        if let Some(env) = found {
-            return Ok((env, false));
         }
-        let spawned = Environment::spawn(&self.spec, &self.logs_root, &[]).await;
+    }
+
+    fn throttled(&self) -> PoolError {
+        PoolError::Throttled {
+            function: self.spec.name.clone(),
+            limit: self.settings.concurrency_limit,
+        }
+    }
+
+    fn choose(&self) -> Choice {
+        let mut retired = Vec::new();
         let mut inner = self.lock();
-        inner.starting -= 1;
-        let env = Arc::new(spawned.map_err(|source| PoolError::Spawn {
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let settings = &self.settings;
+        inner.slots.retain(|s| {
+            let keep = s.idle_since.is_none()
+                || (!expired(s, settings) && s.epoch == epoch && !s.env.has_exited());
+            if !keep {
+                retired.push(Arc::clone(&s.env));
+            }
+            keep
+        });
+        // Fill environments that are already busy (managed concurrency), then the most recently
+        // used idle one: it is the warmest, and the others can age out.
+        let per_env = settings.per_environment_concurrency.max(1);
+        let free = inner
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.in_flight < per_env && s.epoch == epoch && !s.env.has_exited())
+            .max_by_key(|(_, s)| (s.in_flight, s.idle_since))
+            .map(|(i, _)| i);
+        let choice = match free {
+            Some(i) => {
+                let slot = &mut inner.slots[i];
+                slot.in_flight += 1;
+                slot.idle_since = None;
+                Choice::Warm(Arc::clone(&slot.env))
+            }
+            None if inner.slots.len() + inner.starting < settings.concurrency_limit => {
+                inner.starting += 1;
+                Choice::Spawn
+            }
+            None if per_env > 1 && inner.starting > 0 => Choice::WaitForStart,
+            None => Choice::Throttle,
+        };
+        drop(inner);
+        retire(retired);
+        choice
+    }
+
+    async fn spawn(&self) -> Result<(Arc<Environment>, bool), PoolError> {
+        let per_env = self.settings.per_environment_concurrency.max(1);
+        let extra: Vec<(String, String)> = if per_env > 1 {
+            vec![("AWS_LAMBDA_MAX_CONCURRENCY".into(), per_env.to_string())]
+        } else {
+            vec![]
+        };
+        let spawned = Environment::spawn(&self.spec, &self.logs_root, &extra).await;
+        let result = {
+            let mut inner = self.lock();
+            inner.starting -= 1;
+            spawned.map(Arc::new).map(|env| {
+                inner.slots.push(Slot {
+                    env: Arc::clone(&env),
+                    epoch: self.epoch.load(Ordering::Acquire),
+                    in_flight: 1,
+                    idle_since: None,
+                });
+                env
+            })
+        };
+        self.ready.notify_waiters();
+        let env = result.map_err(|source| PoolError::Spawn {
             function: self.spec.name.clone(),
             source,
-        })?);
-        inner.slots.push(Slot {
-            env: Arc::clone(&env),
-            epoch: self.epoch.load(Ordering::Acquire),
-            idle_since: None,
-        });
+        })?;
         Ok((env, true))
     }
 
@@ -227,12 +282,16 @@ impl Pool {
             return;
         };
         let slot = &mut inner.slots[pos];
+        slot.in_flight = slot.in_flight.saturating_sub(1);
         let old = slot.env.created.elapsed() >= self.settings.max_lifetime;
-        if discard || old || slot.epoch != epoch || slot.env.has_exited() {
+        // A crash or timeout ends the environment at once (its other invocations fail with it);
+        // retirement for age or recycling waits until nothing runs in it.
+        let retiring = old || slot.epoch != epoch;
+        if discard || slot.env.has_exited() || (retiring && slot.in_flight == 0) {
             let slot = inner.slots.swap_remove(pos);
             drop(inner);
             retire(vec![slot.env]);
-        } else {
+        } else if slot.in_flight == 0 {
             slot.idle_since = Some(Instant::now());
         }
     }
@@ -273,7 +332,8 @@ impl Pool {
             .map(|s| EnvironmentStatus {
                 id: s.env.id.clone(),
                 pid: s.env.pid,
-                busy: s.idle_since.is_none(),
+                busy: s.in_flight > 0,
+                in_flight: s.in_flight,
                 invocations: s.env.invocations(),
                 age_ms: s.env.created.elapsed().as_millis() as u64,
                 init_ms: s.env.init_duration().map(|d| d.as_secs_f64() * 1000.0),

@@ -69,6 +69,7 @@ pub fn config(tag: &str, edge: &Path, origin: &Path) -> StackConfig {
         concurrency_limit: 4,
         idle_timeout: Duration::from_secs(600),
         max_lifetime: Duration::from_secs(3600),
+        per_environment_concurrency: 1,
     };
     StackConfig {
         bind: std::net::Ipv4Addr::LOCALHOST.into(),

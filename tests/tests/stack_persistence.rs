@@ -145,3 +145,33 @@ async fn futures_join4(stack: &TestStack) -> [edge_persist_tests::stack::Answer;
     );
     [a, b, c, d]
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn managed_concurrency_serves_concurrent_requests_in_one_environment_with_one_value() {
+    let b = bins();
+    let mut cfg = config("managed", &b.edge_fn, &b.alb_fn);
+    cfg.edge_pool.concurrency_limit = 1;
+    cfg.edge_pool.per_environment_concurrency = 4;
+    let stack = TestStack::start(cfg).await;
+    for _round in 0..3 {
+        let answers = futures_join4(&stack).await;
+        let envs: Vec<String> = answers.iter().map(|a| a.edge_env()).collect();
+        let values: Vec<String> = answers.iter().map(|a| a.persisted()).collect();
+        assert!(
+            answers.iter().all(|a| a.status == 200),
+            "one environment with room for 4 takes all 4: {answers:?}"
+        );
+        assert!(envs.iter().all(|e| e == &envs[0]), "{envs:?}");
+        assert!(
+            values.iter().all(|v| v == &values[0]),
+            "concurrent first invocations agree on one value: {values:?}"
+        );
+    }
+    let status = stack.status().await;
+    assert_eq!(
+        status["functions"]["edge-fn"].as_array().map(Vec::len),
+        Some(1),
+        "{status}"
+    );
+    stack.stop().await;
+}

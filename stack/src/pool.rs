@@ -257,14 +257,13 @@ impl Pool {
         let result = {
             let mut inner = self.lock();
             inner.starting -= 1;
-            spawned.map(Arc::new).map(|env| {
+            spawned.map(Arc::new).inspect(|env| {
                 inner.slots.push(Slot {
-                    env: Arc::clone(&env),
+                    env: Arc::clone(env),
                     epoch: self.epoch.load(Ordering::Acquire),
                     in_flight: 1,
                     idle_since: None,
                 });
-                env
             })
         };
         self.ready.notify_waiters();

@@ -9,8 +9,9 @@ use aws_lambda_events::alb::{AlbTargetGroupRequest, AlbTargetGroupResponse};
 use aws_lambda_events::encodings::Body;
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use edge_persist_core::{Config, ConfigError, Environment, format_time, id_from_bytes};
-use http::{HeaderMap, HeaderValue, header::CONTENT_TYPE};
+use edge_persist_core::{Config, ConfigError, Environment, format_time, id_from_bytes, token};
+use http::header::{CONTENT_TYPE, SET_COOKIE};
+use http::{HeaderMap, HeaderValue};
 use lambda_runtime::{BoxFuture, Error, SnapStartResource};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::{Value, json};
@@ -19,6 +20,10 @@ use serde_json::{Value, json};
 pub const PERSISTED_RESPONSE_HEADER: &str = "x-persist-value";
 /// Response header carrying the edge environment id.
 pub const EDGE_ENV_RESPONSE_HEADER: &str = "x-persist-edge-env";
+/// Cookie attributes of the session cookie alb-fn issues: not readable by scripts, HTTPS only,
+/// sent on top-level navigation from other sites but not on their subrequests.
+pub const SESSION_COOKIE_ATTRIBUTES: &str = "Path=/; HttpOnly; Secure; SameSite=Lax";
+
 /// Response header carrying this (origin) function's environment id.
 pub const ORIGIN_ENV_RESPONSE_HEADER: &str = "x-persist-origin-env";
 
@@ -126,6 +131,17 @@ pub fn handle_at(
     .filter_map(|(field, name)| first(name).map(|v| (field, v)))
     .collect();
     let origin = state.env.invoke(now);
+    let sessions = &c.sessions;
+    let has_session = !sessions.enabled
+        || token::from_cookies(
+            headers
+                .get("cookie")
+                .into_iter()
+                .flatten()
+                .map(String::as_str),
+            &sessions.cookie,
+        )
+        .is_some();
 
     tracing::info!(
         request_id = %context.request_id,
@@ -134,7 +150,7 @@ pub fn handle_at(
         persisted = persisted.as_deref().unwrap_or(""),
         method = %request.http_method,
         path = request.path.as_deref().unwrap_or(""),
-        headers = %serde_json::to_string(&headers).unwrap_or_default(),
+        headers = %serde_json::to_string(&redacted(&headers, c)).unwrap_or_default(),
         "request headers"
     );
 
@@ -191,6 +207,18 @@ pub fn handle_at(
             out.insert(name, v);
         }
     }
+    if !has_session {
+        // A new 128-bit token; without OS randomness we issue none rather than a guessable one.
+        match random_id() {
+            Ok(id) => {
+                let cookie = format!("{}={id}; {SESSION_COOKIE_ATTRIBUTES}", sessions.cookie);
+                if let Ok(v) = HeaderValue::from_str(&cookie) {
+                    out.insert(SET_COOKIE, v);
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "no OS randomness: no session cookie issued"),
+        }
+    }
     Ok(response(multi, out, body))
 }
 
@@ -239,9 +267,63 @@ fn collect_headers(map: &HeaderMap) -> BTreeMap<String, Vec<String>> {
     out
 }
 
+/// Headers as logged: credentials and session tokens never reach CloudWatch.
+fn redacted(
+    headers: &BTreeMap<String, Vec<String>>,
+    config: &Config,
+) -> BTreeMap<String, Vec<String>> {
+    let token_header = config.sessions.token_header.as_deref().unwrap_or_default();
+    let secret = |name: &str| {
+        ["cookie", "authorization", "proxy-authorization"].contains(&name)
+            || name.eq_ignore_ascii_case(token_header)
+    };
+    headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                if secret(k) {
+                    vec!["[redacted]".to_owned(); v.len()]
+                } else {
+                    v.clone()
+                },
+            )
+        })
+        .collect()
+}
+
 fn single_values(headers: &BTreeMap<String, Vec<String>>) -> BTreeMap<&str, &str> {
     headers
         .iter()
         .filter_map(|(k, v)| v.last().map(|last| (k.as_str(), last.as_str())))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logged_headers_hide_credentials_and_session_tokens() {
+        let mut config = Config::default();
+        config.sessions.token_header = Some("X-Session-Id".into());
+        let headers: BTreeMap<String, Vec<String>> = [
+            ("cookie", "edge_session=0123456789abcdef"),
+            ("authorization", "Bearer abc"),
+            ("x-session-id", "0123456789abcdef"),
+            ("custom_header", "2026-11-27T00:00:00.000Z"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), vec![v.to_owned()]))
+        .collect();
+        let logged = serde_json::to_string(&redacted(&headers, &config)).unwrap();
+        assert!(
+            !logged.contains("0123456789abcdef") && !logged.contains("Bearer"),
+            "{logged}"
+        );
+        assert!(
+            logged.contains("2026-11-27T00:00:00.000Z"),
+            "the persisted value is what the article reads"
+        );
+    }
 }

@@ -5,11 +5,16 @@
 //! AWS gets its own environment and so its own value.
 
 pub mod cloudfront;
+pub mod config;
 pub mod edge;
 pub mod environment;
 pub mod headers;
 pub mod inject;
+pub mod metrics;
+pub mod session;
+pub mod token;
 
-pub use edge::{EdgeError, Handled, handle_event};
+pub use config::{Config, ConfigError, SessionConfig};
+pub use edge::{EdgeError, EdgeFunction, Handled, Init, InitError};
 pub use environment::{Environment, Invocation, format_time, id_from_bytes};
-pub use inject::{Config, ConfigError, Injector};
+pub use inject::Injector;

@@ -1,13 +1,12 @@
 //! The article's origin-request function, in Rust, for CloudFront request events.
 //!
 //! State is one [`EdgeState`] per process, built before the runtime starts: the process is one
-//! Lambda execution environment, so the persisted value lives exactly as long as it does.
+//! Lambda execution environment, so the persisted value and the sessions live exactly as long
+//! as it does.
 
 use chrono::{DateTime, Utc};
 use edge_persist_core::cloudfront::Request;
-use edge_persist_core::{
-    Config, ConfigError, EdgeError, Environment, Injector, handle_event, id_from_bytes,
-};
+use edge_persist_core::{Config, EdgeError, EdgeFunction, Init, InitError, id_from_bytes};
 use lambda_runtime::{BoxFuture, Diagnostic, Error, LambdaEvent, SnapStartResource};
 use serde_json::Value;
 
@@ -15,22 +14,31 @@ use serde_json::Value;
 /// Managed Instances run several invocations at once in one environment.
 #[derive(Debug)]
 pub struct EdgeState {
-    pub injector: Injector,
-    pub env: Environment,
+    pub edge: EdgeFunction,
 }
 
 impl EdgeState {
-    pub fn new(injector: Injector, environment_id: String) -> Self {
-        Self {
-            injector,
-            env: Environment::new(environment_id, Utc::now()),
-        }
+    pub fn new(config: Config, init: Init) -> Result<Self, InitError> {
+        Ok(Self {
+            edge: EdgeFunction::new(config, init)?,
+        })
     }
 
-    /// Config from the `EDGE_PERSIST_*` environment variables; an invalid one fails at start.
-    pub fn from_env(environment_id: String) -> Result<Self, ConfigError> {
-        let injector = Config::from_lookup(|k| std::env::var(k).ok())?.validate()?;
-        Ok(Self::new(injector, environment_id))
+    /// Config from the `EDGE_PERSIST_*` environment variables, identity from the OS RNG, memory
+    /// from `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`. An invalid config fails here, at init.
+    pub fn from_env() -> Result<Self, Error> {
+        let config = Config::from_lookup(|k| std::env::var(k).ok())?;
+        let init = Init {
+            function_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME")
+                .unwrap_or_else(|_| "edge-fn".into()),
+            environment_id: id_from_bytes(random_bytes()?),
+            session_secret: random_bytes()?,
+            memory_mb: std::env::var("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+                .ok()
+                .and_then(|m| m.parse().ok()),
+            now: Utc::now(),
+        };
+        Ok(Self::new(config, init)?)
     }
 }
 
@@ -38,18 +46,19 @@ impl SnapStartResource for EdgeState {
     /// Every environment restored from one snapshot would otherwise share the id made at init.
     fn after_restore(&self) -> BoxFuture<'_, Result<(), Error>> {
         Box::pin(async move {
-            self.env.reset(random_id()?, Utc::now());
-            tracing::info!(environment_id = %self.env.id(), "SnapStart restore: new environment identity");
+            self.edge.reset(id_from_bytes(random_bytes()?), Utc::now());
+            let id = self.edge.environment().id();
+            tracing::info!(environment_id = %id, "SnapStart restore: new environment identity");
             Ok(())
         })
     }
 }
 
-/// 128 random bits from the OS as 32 lowercase hex digits.
-pub fn random_id() -> Result<String, getrandom::Error> {
+/// 128 bits from the OS RNG.
+pub fn random_bytes() -> Result<[u8; 16], getrandom::Error> {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes)?;
-    Ok(id_from_bytes(bytes))
+    Ok(bytes)
 }
 
 /// An [`EdgeError`] as a Lambda error, with the stable `error_type` of [`EdgeError::kind`].
@@ -82,7 +91,7 @@ pub fn handle_at(
     now: DateTime<Utc>,
 ) -> Result<Request, HandlerError> {
     let (payload, context) = event.into_parts();
-    match handle_event(&state.injector, &state.env, payload, now) {
+    match state.edge.handle(payload, now) {
         Ok(handled) => {
             let inv = &handled.invocation;
             tracing::info!(
@@ -93,12 +102,18 @@ pub fn handle_at(
                 start = inv.temperature(),
                 invocation = inv.number,
                 persisted = %inv.persisted,
+                session_hits = handled.session.as_ref().map(|v| v.hits),
                 "invocation"
             );
+            if let Some(line) = &handled.metrics {
+                // EMF must be a JSON object alone on its line, not inside a tracing record.
+                println!("{line}");
+            }
             Ok(handled.request)
         }
         Err(e) => {
-            tracing::warn!(request_id = %context.request_id, environment_id = %state.env.id(), error_type = e.kind(), error = %e, "invocation failed");
+            let environment_id = state.edge.environment().id();
+            tracing::warn!(request_id = %context.request_id, %environment_id, error_type = e.kind(), error = %e, "invocation failed");
             Err(e.into())
         }
     }

@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use edge_fn::{EdgeState, handler, random_id};
+use edge_fn::{EdgeState, handler};
 use lambda_runtime::{Error, Runtime, layers::TracingLayer, service_fn};
 
 #[tokio::main]
@@ -9,8 +9,8 @@ async fn main() -> Result<(), Error> {
     // logging config, by our template and by the local stack).
     lambda_runtime::tracing::init_default_subscriber();
     // Invalid configuration stops the function at init, never at request time.
-    let state = Arc::new(EdgeState::from_env(random_id()?)?);
-    tracing::info!(environment_id = %state.env.id(), config = ?state.injector.config(), "init");
+    let state = Arc::new(EdgeState::from_env()?);
+    tracing::info!(environment_id = %state.edge.environment().id(), config = ?state.edge.injector().config(), "init");
     let shared = Arc::clone(&state);
     let service = service_fn(move |event| {
         let state = Arc::clone(&shared);

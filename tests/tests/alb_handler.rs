@@ -28,6 +28,7 @@ fn from_edge(mut event: Value) -> Value {
         ("x-persist-invocation", "7"),
         ("x-persist-start", "warm"),
         ("x-persist-env-age-ms", "60000"),
+        ("cookie", "edge_session=0123456789abcdef0123456789abcdef"),
     ];
     for (name, value) in added {
         if multi {
@@ -168,4 +169,29 @@ fn non_utf8_obs_text_header_values_do_not_break_the_answer() {
     let resp = call(with_accept(event, "application/json")).unwrap();
     let doc: Value = serde_json::from_str(resp["body"].as_str().unwrap()).unwrap();
     assert_eq!(doc["headers"]["x-latin"], "caf\u{e9}");
+}
+
+#[test]
+fn issues_a_session_cookie_only_when_the_request_has_none() {
+    let resp = call(fixture("alb-request-headers-only")).unwrap();
+    let cookie = resp["headers"]["set-cookie"]
+        .as_str()
+        .expect("a new visitor gets a cookie");
+    let (pair, attributes) = cookie.split_once("; ").unwrap();
+    let token = pair.strip_prefix("edge_session=").unwrap();
+    assert!(
+        token.len() == 32 && token.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{token}"
+    );
+    assert_eq!(attributes, "Path=/; HttpOnly; Secure; SameSite=Lax");
+    let second = call(fixture("alb-request-headers-only")).unwrap();
+    assert_ne!(
+        second["headers"]["set-cookie"], resp["headers"]["set-cookie"],
+        "128 random bits each time"
+    );
+
+    let mut returning = fixture("alb-request-headers-only");
+    returning["headers"]["cookie"] = json!(format!("a=b; edge_session={token}"));
+    let resp = call(returning).unwrap();
+    assert!(resp["headers"].get("set-cookie").is_none());
 }

@@ -7,13 +7,24 @@ use edge_fn::{EdgeState, handle_at};
 use edge_persist_core::headers::{
     self, DISALLOWED, HeaderError, READ_ONLY_ORIGIN_REQUEST, READ_ONLY_VIEWER_REQUEST,
 };
-use edge_persist_core::{Config, ConfigError, Environment};
+use edge_persist_core::{Config, ConfigError, Environment, Init};
 use edge_persist_tests::{fixture, fixtures, redact_edge};
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use serde_json::{Value, json};
 
 fn state() -> EdgeState {
-    EdgeState::new(Config::default().validate().unwrap(), "env-a".into())
+    state_with(Config::default())
+}
+
+fn state_with(config: Config) -> EdgeState {
+    let init = Init {
+        function_name: "edge-fn".into(),
+        environment_id: "env-a".into(),
+        session_secret: [3; 16],
+        memory_mb: Some(128),
+        now: t0(),
+    };
+    EdgeState::new(config, init).unwrap()
 }
 
 fn t0() -> DateTime<Utc> {
@@ -269,7 +280,7 @@ fn malformed_events_are_errors_not_panics() {
         );
     }
     assert_eq!(
-        state.env.invocations(),
+        state.edge.environment().invocations(),
         0,
         "a malformed event is not an invocation"
     );

@@ -1,0 +1,139 @@
+//! Store statistics as CloudWatch Embedded Metric Format (EMF) lines, rate limited.
+//!
+//! An EMF line is a JSON object with an `_aws` member, printed on its own line to stdout;
+//! CloudWatch Logs turns it into metrics. Counters are sent as deltas since the previous line,
+//! so that CloudWatch's Sum is meaningful; entries and bytes are gauges.
+
+use std::sync::{Mutex, PoisonError};
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use crate::session::StoreStats;
+
+/// Namespace of our metrics in CloudWatch.
+pub const NAMESPACE: &str = "EdgePersist";
+
+/// Emits at most once per `every_invocations` invocations or `every_ms` milliseconds,
+/// whichever comes first. The first call emits.
+#[derive(Debug)]
+pub struct MetricsGate {
+    every_invocations: u64,
+    every_ms: i64,
+    last: Mutex<Option<Last>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Last {
+    at_ms: i64,
+    invocation: u64,
+    stats: StoreStats,
+}
+
+impl MetricsGate {
+    pub fn new(every_invocations: u64, every_ms: u64) -> Self {
+        Self {
+            every_invocations: every_invocations.max(1),
+            every_ms: i64::try_from(every_ms).unwrap_or(i64::MAX),
+            last: Mutex::new(None),
+        }
+    }
+
+    /// The EMF line to log now, if one is due. `invocation` is the environment's invocation count.
+    pub fn poll(
+        &self,
+        function: &str,
+        invocation: u64,
+        stats: StoreStats,
+        now: DateTime<Utc>,
+    ) -> Option<String> {
+        let now_ms = now.timestamp_millis();
+        let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
+        let previous = match *last {
+            Some(l)
+                if invocation.saturating_sub(l.invocation) < self.every_invocations
+                    && now_ms - l.at_ms < self.every_ms =>
+            {
+                return None;
+            }
+            Some(l) => l.stats,
+            None => StoreStats::default(),
+        };
+        *last = Some(Last {
+            at_ms: now_ms,
+            invocation,
+            stats,
+        });
+        Some(emf_line(function, &stats, &previous, now_ms).to_string())
+    }
+}
+
+/// One EMF document: gauges as they are, counters as deltas from `previous`.
+pub fn emf_line(function: &str, stats: &StoreStats, previous: &StoreStats, now_ms: i64) -> Value {
+    let delta = |now: u64, before: u64| now.saturating_sub(before);
+    json!({
+        "_aws": {
+            "Timestamp": now_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [["FunctionName"]],
+                "Metrics": [
+                    {"Name": "SessionEntries", "Unit": "Count"},
+                    {"Name": "SessionBytes", "Unit": "Bytes"},
+                    {"Name": "SessionBudgetBytes", "Unit": "Bytes"},
+                    {"Name": "SessionHits", "Unit": "Count"},
+                    {"Name": "SessionMisses", "Unit": "Count"},
+                    {"Name": "SessionEvictions", "Unit": "Count"},
+                    {"Name": "SessionExpirations", "Unit": "Count"},
+                ],
+            }],
+        },
+        "FunctionName": function,
+        "SessionEntries": stats.entries,
+        "SessionBytes": stats.bytes,
+        "SessionBudgetBytes": stats.budget,
+        "SessionHits": delta(stats.hits, previous.hits),
+        "SessionMisses": delta(stats.misses, previous.misses),
+        "SessionEvictions": delta(stats.evictions, previous.evictions),
+        "SessionExpirations": delta(stats.expirations, previous.expirations),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, TimeZone};
+
+    #[test]
+    fn rate_limited_by_count_or_time_with_deltas() {
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 27, 0, 0, 0).unwrap();
+        let gate = MetricsGate::new(10, 60_000);
+        let s = |hits| StoreStats {
+            hits,
+            entries: 3,
+            ..StoreStats::default()
+        };
+        let first: Value = serde_json::from_str(&gate.poll("f", 1, s(5), t0).unwrap()).unwrap();
+        assert_eq!(
+            (
+                first["SessionHits"].as_u64(),
+                first["SessionEntries"].as_u64()
+            ),
+            (Some(5), Some(3))
+        );
+        assert!(gate.poll("f", 2, s(6), t0 + Duration::seconds(1)).is_none());
+        let by_count: Value =
+            serde_json::from_str(&gate.poll("f", 11, s(9), t0 + Duration::seconds(2)).unwrap())
+                .unwrap();
+        assert_eq!(by_count["SessionHits"], 4, "delta since the last line");
+        assert!(
+            gate.poll("f", 12, s(9), t0 + Duration::seconds(3))
+                .is_none()
+        );
+        assert!(
+            gate.poll("f", 13, s(9), t0 + Duration::seconds(63))
+                .is_some(),
+            "by time"
+        );
+    }
+}

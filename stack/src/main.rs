@@ -204,6 +204,7 @@ async fn serve(config: StackConfig) -> Result<()> {
         config.edge_pool.max_lifetime,
         config.edge_pool.concurrency_limit,
     );
+    let header = config.persisted_header.clone();
     let stack = Stack::start(config).await?;
     let url = stack.url();
     println!("edge-stack is up: {url}\n");
@@ -242,7 +243,7 @@ async fn serve(config: StackConfig) -> Result<()> {
                         None => "-",
                     };
                     println!(
-                        "{} {} {} {} custom_header={} edge-env={env} {temp} {:.1} ms",
+                        "{} {} {} {} {header}={} edge-stream={env} {temp} {:.1} ms",
                         r.status,
                         r.method,
                         r.uri,

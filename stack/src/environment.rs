@@ -321,6 +321,9 @@ impl Environment {
             }
             status = exited.wait_for(Option::is_some) => {
                 let text = exit_text(status.ok().and_then(|s| s.clone()));
+                if !cold {
+                    return Err(InvokeFailure::Exited(text));
+                }
                 self.log.platform(format!("INIT_REPORT Init Duration: {} ms\tPhase: init\tStatus: error\tError Type: Runtime.ExitError ({text})", logs::ms(self.spawned.elapsed())));
                 Err(InvokeFailure::InitFailed(format!("runtime exited during init: {text}")))
             }

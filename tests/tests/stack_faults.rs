@@ -227,3 +227,47 @@ async fn alb_answers_502_for_invalid_or_oversized_responses_and_504_on_timeout()
     );
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_function_that_dies_during_init_or_cannot_start_is_an_execution_error() {
+    let b = bins();
+    // `false` exits at once without ever calling /runtime/invocation/next.
+    let stack = TestStack::start(config(
+        "init-exit",
+        std::path::Path::new("/bin/false"),
+        &b.alb_fn,
+    ))
+    .await;
+    let answer = stack.get("/").await;
+    assert_eq!(answer.status, 503, "{answer:?}");
+    assert!(
+        answer.body.contains("runtime exited during init"),
+        "{}",
+        answer.body
+    );
+    let logs = stack.logs("/aws/lambda/us-east-1.edge-fn").await;
+    assert!(
+        logs.iter()
+            .any(|(_, t)| t.contains("INIT_REPORT") && t.contains("Status: error")),
+        "{logs:#?}"
+    );
+    assert_eq!(
+        stack.status().await["functions"]["edge-fn"]
+            .as_array()
+            .map(Vec::len),
+        Some(0),
+        "the failed environment is gone"
+    );
+    stack.stop().await;
+
+    let missing = TestStack::start(config(
+        "no-binary",
+        std::path::Path::new("/nonexistent/edge-fn"),
+        &b.alb_fn,
+    ))
+    .await;
+    let answer = missing.get("/").await;
+    assert_eq!(answer.status, 503);
+    assert!(answer.body.contains("cannot start"), "{}", answer.body);
+    missing.stop().await;
+}

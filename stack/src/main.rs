@@ -287,11 +287,8 @@ fn control_url(dir: &Path, port: u16) -> Result<String> {
 }
 
 fn recycle(dir: &Path, port: u16, function: Option<&str>) -> Result<()> {
-    if let Some(f) = function.filter(|f| {
-        !f.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    }) {
-        return Err(format!("{f:?} is not a function name (letters, digits, - and _)").into());
+    if let Some(f) = function {
+        check_function_name(f)?;
     }
     let control = control_url(dir, port)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -319,7 +316,20 @@ fn recycle(dir: &Path, port: u16, function: Option<&str>) -> Result<()> {
     Ok(())
 }
 
+/// Lambda function names: letters, digits, `-` and `_` (so a name is never a path).
+fn check_function_name(name: &str) -> Result<()> {
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(format!("{name:?} is not a function name (letters, digits, - and _)").into());
+    }
+    Ok(())
+}
+
 fn logs(dir: &Path, function: &str, follow: bool) -> Result<()> {
+    check_function_name(function)?;
     let root = dir.join("logs");
     let groups = [
         edge_stack::logs::log_group(function, true),

@@ -175,3 +175,25 @@ async fn managed_concurrency_serves_concurrent_requests_in_one_environment_with_
     );
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_environment_past_its_maximum_lifetime_is_retired_even_when_busy_lately() {
+    let b = bins();
+    let mut cfg = config("lifetime", &b.edge_fn, &b.alb_fn);
+    cfg.edge_pool.max_lifetime = std::time::Duration::from_millis(1500);
+    let stack = TestStack::start(cfg).await;
+    let first = stack.get("/").await;
+    // Keep it busy every 300 ms so the idle time never runs out; the lifetime still does.
+    let mut values = vec![first.persisted()];
+    for _ in 0..8 {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        values.push(stack.get("/").await.persisted());
+    }
+    assert_eq!(values[1], values[0], "still the first environment");
+    assert_ne!(
+        values.last(),
+        values.first(),
+        "retired after 1.5 s of life: {values:?}"
+    );
+    stack.stop().await;
+}

@@ -1,6 +1,10 @@
 //! Shared test support: the fixture corpus and the redactions every snapshot uses.
 
 pub mod stack;
+pub mod http;
+pub mod runtime_api;
+pub mod wasm;
+pub mod workerd;
 
 use std::path::{Path, PathBuf};
 

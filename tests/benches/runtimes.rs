@@ -1,0 +1,269 @@
+//! Benchmarks for docs/PERFORMANCE.md (## wasm) and docs/RUNTIMES.md, not tests: nothing here is
+//! asserted. `cargo bench -p edge-persist-tests --bench runtimes` prints a Markdown report.
+//!
+//! - per invocation: the Node.js + wasm handler vs the article's plain-JS handler, one Node
+//!   process, alternating rounds (wasm/bench/invoke.mjs); edge-fn's handler natively beside them.
+//! - cold init: process start to the first handled event, each package under
+//!   wasm/lambda-edge/runtime.mjs (native edge-fn as its own custom runtime) against a loopback
+//!   Runtime API, interleaved runs.
+//! - sizes of the shipped files.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use edge_fn::{EdgeState, handle_at};
+use edge_persist_core::{Config, Init};
+use edge_persist_tests::http::{self, Response, Server};
+use edge_persist_tests::runtime_api::{Outcome, RuntimeApi};
+use edge_persist_tests::workerd;
+use edge_persist_tests::{fixture, fixtures_dir};
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::Value;
+
+const COLD_RUNS: usize = 11;
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
+fn node_invoke(wasm_dir: &Path, plain_dir: &Path) -> (Vec<f64>, Vec<f64>) {
+    let results =
+        std::env::temp_dir().join(format!("edge-persist-invoke-{}.json", std::process::id()));
+    // The wasm handler logs a line per invocation, as at Lambda: that cost is part of it.
+    let status = Command::new("node")
+        .arg(xtask::workspace_root().join("wasm/bench/invoke.mjs"))
+        .arg(&results)
+        .arg(fixtures_dir().join("cloudfront-origin-request.json"))
+        .arg(wasm_dir)
+        .arg(plain_dir)
+        .stdout(Stdio::null())
+        .status()
+        .expect("node");
+    assert!(status.success());
+    let v: Value = serde_json::from_slice(&std::fs::read(&results).unwrap()).unwrap();
+    let rounds = |d: &Path| {
+        v[d.to_str().unwrap()]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect()
+    };
+    (rounds(wasm_dir), rounds(plain_dir))
+}
+
+/// edge-fn's handler as lambda_runtime calls it: JSON value in, request value out.
+fn native_invoke() -> Vec<f64> {
+    let init = Init {
+        function_name: "edge-fn".into(),
+        environment_id: "bench".into(),
+        session_secret: [1; 16],
+        memory_mb: Some(128),
+        now: Utc::now(),
+    };
+    let state = EdgeState::new(Config::default(), init).unwrap();
+    let event = fixture("cloudfront-origin-request");
+    let run = |calls: u32| {
+        let events: Vec<Value> = (0..calls).map(|_| event.clone()).collect();
+        let start = Instant::now();
+        for e in events {
+            let req =
+                handle_at(&state, LambdaEvent::new(e, Context::default()), Utc::now()).unwrap();
+            std::hint::black_box(serde_json::to_value(req).unwrap());
+        }
+        start.elapsed().as_nanos() as f64 / f64::from(calls)
+    };
+    run(5000);
+    (0..7).map(|_| run(20000)).collect()
+}
+
+/// Spawn to the first response posted to the Runtime API, in ms.
+fn cold_start(mut cmd: Command) -> f64 {
+    let api = RuntimeApi::start();
+    api.invoke("cold", fixture("cloudfront-origin-request"));
+    let start = Instant::now();
+    let mut child = cmd
+        .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let outcome = api.next_outcome(Duration::from_secs(60));
+    let elapsed = start.elapsed().as_secs_f64() * 1000.0;
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        matches!(outcome, Some(Outcome::Response { .. })),
+        "{outcome:?}"
+    );
+    elapsed
+}
+
+fn node_runtime(task_root: &Path) -> Command {
+    let mut cmd = Command::new("node");
+    cmd.arg(xtask::workspace_root().join("wasm/lambda-edge/runtime.mjs"))
+        .env("LAMBDA_TASK_ROOT", task_root)
+        .env("_HANDLER", "index.handler");
+    cmd
+}
+
+fn edge_fn_binary() -> PathBuf {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(xtask::workspace_root())
+        .args([
+            "build",
+            "--quiet",
+            "--release",
+            "--package",
+            "edge-fn",
+            "--bin",
+            "edge-fn",
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    xtask::target_dir().join("release/edge-fn")
+}
+
+/// workerd: spawn -> first response through the worker, and per-request round trips through
+/// the worker vs straight to the origin (the difference is the worker's share).
+fn workerd_numbers() -> (Vec<f64>, f64, f64) {
+    let origin = Server::start(|_| Response::new(200, "ok"));
+    let mut cold = Vec::new();
+    let mut through = Vec::new();
+    for _ in 0..COLD_RUNS {
+        let listen = workerd::free_addr();
+        let dir = workerd::config_dir(listen, origin.addr);
+        let start = Instant::now();
+        let _w = workerd::start(&dir, listen);
+        let res = http::send(listen, "GET", "/", &[], b"").unwrap();
+        assert_eq!(res.status, 200);
+        cold.push(start.elapsed().as_secs_f64() * 1000.0);
+        if through.is_empty() {
+            for _ in 0..50 {
+                http::send(listen, "GET", "/", &[], b"").unwrap();
+            }
+            for _ in 0..7 {
+                let t = Instant::now();
+                for _ in 0..200 {
+                    http::send(listen, "GET", "/", &[], b"").unwrap();
+                }
+                through.push(t.elapsed().as_secs_f64() * 1e6 / 200.0);
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    let direct: Vec<f64> = (0..7)
+        .map(|_| {
+            let t = Instant::now();
+            for _ in 0..200 {
+                http::send(origin.addr, "GET", "/", &[], b"").unwrap();
+            }
+            t.elapsed().as_secs_f64() * 1e6 / 200.0
+        })
+        .collect();
+    (cold, median(through), median(direct))
+}
+
+fn main() {
+    // `cargo test --all-targets` runs bench binaries too: measure only under `cargo bench`.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!(
+            "runtimes: a benchmark report; run `cargo bench -p edge-persist-tests --bench runtimes`"
+        );
+        return;
+    }
+    let built = xtask::build(None).expect("build the wasm packages");
+    let wasm_dir = built.lambda_edge.dir.clone();
+    let plain_dir = xtask::workspace_root().join("wasm/bench/plain-js");
+    let native_bin = edge_fn_binary();
+    let node_version = String::from_utf8(
+        Command::new("node")
+            .arg("--version")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+
+    let (wasm_rounds, plain_rounds) = node_invoke(&wasm_dir, &plain_dir);
+    let native_rounds = native_invoke();
+    let (wasm_ns, plain_ns, native_ns) = (
+        median(wasm_rounds.clone()),
+        median(plain_rounds.clone()),
+        median(native_rounds.clone()),
+    );
+
+    let (mut cold_wasm, mut cold_plain, mut cold_native) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..COLD_RUNS {
+        cold_wasm.push(cold_start(node_runtime(&wasm_dir)));
+        cold_plain.push(cold_start(node_runtime(&plain_dir)));
+        let mut native = Command::new(&native_bin);
+        native
+            .env("AWS_LAMBDA_FUNCTION_NAME", "edge-fn")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128");
+        cold_native.push(cold_start(native));
+    }
+    let (cw, cp, cn) = (
+        median(cold_wasm.clone()),
+        median(cold_plain.clone()),
+        median(cold_native.clone()),
+    );
+
+    let (cold_workerd, through_us, direct_us) = workerd_numbers();
+    let size = |p: PathBuf| p.metadata().map(|m| m.len()).unwrap_or(0);
+    println!("node {}", node_version.trim());
+    println!(
+        "\n| per invocation (median of 7 rounds x 20,000 calls) | ns/call | vs plain JS |\n|---|---|---|"
+    );
+    println!(
+        "| Node.js + wasm handler (dist/lambda-edge) | {wasm_ns:.0} | {:.2}x |",
+        wasm_ns / plain_ns
+    );
+    println!("| plain-JS handler (article) | {plain_ns:.0} | 1.00x |");
+    println!(
+        "| native edge-fn handler (Rust, no runtime) | {native_ns:.0} | {:.2}x |",
+        native_ns / plain_ns
+    );
+    println!(
+        "\nrounds ns: wasm {wasm_rounds:.0?} plain {plain_rounds:.0?} native {native_rounds:.0?}"
+    );
+    println!(
+        "\n| cold init: spawn -> first response at the Runtime API (median of {COLD_RUNS}) | ms | vs plain JS |\n|---|---|---|"
+    );
+    println!(
+        "| Node.js + wasm (runtime.mjs + dist/lambda-edge) | {cw:.1} | {:.2}x |",
+        cw / cp
+    );
+    println!("| plain JS (runtime.mjs + wasm/bench/plain-js) | {cp:.1} | 1.00x |");
+    println!(
+        "| native edge-fn (release, its own runtime client) | {cn:.1} | {:.2}x |",
+        cn / cp
+    );
+    println!("\nruns ms: wasm {cold_wasm:.1?} plain {cold_plain:.1?} native {cold_native:.1?}");
+    println!(
+        "\n| workerd | value |\n|---|---|\n| cold: spawn -> first proxied response (median of {COLD_RUNS}) | {:.1} ms |",
+        median(cold_workerd.clone())
+    );
+    println!(
+        "| request through the worker to a loopback origin (median of 7 x 200) | {through_us:.0} us |"
+    );
+    println!("| same request straight to the origin | {direct_us:.0} us |");
+    println!("\nruns ms: workerd {cold_workerd:.1?}");
+    println!("\n| size | bytes |\n|---|---|");
+    println!(
+        "| dist/lambda-edge/edge_persist_wasm_bg.wasm | {} |",
+        built.lambda_edge.wasm_bytes
+    );
+    println!(
+        "| dist/lambda-edge/index.mjs | {} |",
+        built.lambda_edge.index_bytes
+    );
+    println!("| dist/lambda-edge.zip | {} |", built.lambda_edge.zip_bytes);
+    println!("| target/release/edge-fn | {} |", size(native_bin));
+}

@@ -1,0 +1,148 @@
+//! Parity: every CloudFront fixture through the shipped Node.js + wasm package gives what edge-fn
+//! gives, checked against the same insta snapshots (`edge-<fixture>`) as tests/edge_handler.rs.
+
+use edge_persist_tests::wasm::{describe, node, packages};
+use edge_persist_tests::{fixtures, fixtures_dir, redact_edge};
+use serde_json::{Value, json};
+
+#[test]
+fn every_cloudfront_fixture_matches_the_edge_fn_snapshot() {
+    let built = packages();
+    let stems: Vec<String> = fixtures("cloudfront-")
+        .into_iter()
+        .map(|(stem, _)| stem)
+        .collect();
+    let out = node()
+        .arg(xtask::workspace_root().join("wasm/lambda-edge/test/run-fixtures.mjs"))
+        .arg(&built.lambda_edge.dir)
+        .args(
+            stems
+                .iter()
+                .map(|s| fixtures_dir().join(format!("{s}.json"))),
+        )
+        .output()
+        .expect("run node");
+    assert!(out.status.success(), "{}", describe(&out));
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(lines.len(), stems.len(), "{}", describe(&out));
+    for (stem, line) in stems.iter().zip(lines) {
+        assert!(
+            line["file"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("{stem}.json"))
+        );
+        // The shape tests/edge_handler.rs snapshots: the request, or Lambda's error object.
+        let value = if line["ok"] == true {
+            redact_edge(line["value"].clone())
+        } else {
+            json!({"errorType": line["errorType"], "errorMessage": line["errorMessage"]})
+        };
+        insta::with_settings!({prepend_module_to_snapshot => false}, {
+            insta::assert_json_snapshot!(format!("edge-{stem}"), value);
+        });
+    }
+}
+
+/// Malformed and oversized events: the Node package must fail exactly as edge-fn fails (same
+/// `errorType`, same `errorMessage`), and accept exactly what edge-fn accepts.
+#[test]
+fn malformed_events_fail_with_edge_fns_error_type_and_message() {
+    use chrono::Utc;
+    use edge_fn::{EdgeState, handle_at};
+    use edge_persist_core::{Config, Init};
+    use edge_persist_tests::fixture;
+    use lambda_runtime::{Context, Diagnostic, LambdaEvent};
+
+    let base = fixture("cloudfront-origin-request");
+    let mut two_records = base.clone();
+    let record = two_records["Records"][0].clone();
+    two_records["Records"].as_array_mut().unwrap().push(record);
+    let mut bad_event_type = base.clone();
+    bad_event_type["Records"][0]["cf"]["config"]["eventType"] = json!("origin-sideways");
+    let mut bad_headers = base.clone();
+    bad_headers["Records"][0]["cf"]["request"]["headers"]["host"] = json!("not-a-list");
+    let mut no_uri = base.clone();
+    no_uri["Records"][0]["cf"]["request"]
+        .as_object_mut()
+        .unwrap()
+        .remove("uri");
+    let mut oversized = base.clone();
+    oversized["Records"][0]["cf"]["request"]["headers"]["x-big"] =
+        json!([{"key": "X-Big", "value": "v".repeat(20_400)}]);
+    let mut long_url = base.clone();
+    long_url["Records"][0]["cf"]["request"]["uri"] = json!(format!("/{}", "a".repeat(8_200)));
+    let cases = [
+        json!(null),
+        json!("text"),
+        json!(42),
+        json!({}),
+        json!({"Records": []}),
+        json!({"Records": [{"cf": {}}]}),
+        two_records,
+        bad_event_type,
+        bad_headers,
+        no_uri,
+        oversized,
+        long_url,
+        fixture("cloudfront-viewer-response"),
+    ];
+
+    let dir = std::env::temp_dir().join(format!("edge-persist-parity-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let files: Vec<_> = cases
+        .iter()
+        .enumerate()
+        .map(|(i, case)| {
+            let path = dir.join(format!("case-{i}.json"));
+            std::fs::write(&path, case.to_string()).unwrap();
+            path
+        })
+        .collect();
+    let out = node()
+        .arg(xtask::workspace_root().join("wasm/lambda-edge/test/run-fixtures.mjs"))
+        .arg(&packages().lambda_edge.dir)
+        .args(&files)
+        .output()
+        .expect("run node");
+    assert!(out.status.success(), "{}", describe(&out));
+    let node_results: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(node_results.len(), cases.len(), "{}", describe(&out));
+
+    for (case, from_node) in cases.into_iter().zip(node_results) {
+        let init = Init {
+            function_name: "edge-fn".into(),
+            environment_id: "0".repeat(32),
+            session_secret: [1; 16],
+            memory_mb: Some(128),
+            now: Utc::now(),
+        };
+        let state = EdgeState::new(Config::default(), init).unwrap();
+        let native = handle_at(
+            &state,
+            LambdaEvent::new(case.clone(), Context::default()),
+            Utc::now(),
+        )
+        .map_err(Diagnostic::from);
+        let Err(native) = native else {
+            panic!("edge-fn accepted {case}")
+        };
+        assert_eq!(
+            from_node["ok"], false,
+            "node accepted what edge-fn refused: {case}"
+        );
+        assert_eq!(from_node["errorType"], native.error_type.as_str(), "{case}");
+        assert_eq!(
+            from_node["errorMessage"],
+            native.error_message.as_str(),
+            "{case}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -137,7 +137,6 @@ impl Environment {
             .env("AWS_REGION", logs::REGION)
             .env("AWS_DEFAULT_REGION", logs::REGION)
             .env("_HANDLER", "bootstrap")
-            .envs(spec.env.iter().chain(extra_env).map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -145,6 +144,9 @@ impl Environment {
         if let Some(dir) = spec.program.parent().filter(|d| !d.as_os_str().is_empty()) {
             cmd.env("LAMBDA_TASK_ROOT", dir);
         }
+        // The function's own variables last: a launcher (Node.js runtime) may set its own
+        // `LAMBDA_TASK_ROOT` and `_HANDLER`.
+        cmd.envs(spec.env.iter().chain(extra_env).map(|(k, v)| (k, v)));
         // SAFETY: prctl is async-signal-safe and touches no memory of the parent. The child gets
         // SIGKILL when the thread that spawned it ends, so no environment outlives the stack,
         // even a stack killed with SIGKILL; tokio's worker threads live as long as the runtime.

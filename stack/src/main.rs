@@ -52,8 +52,20 @@ enum Command {
     },
 }
 
+/// Which edge function the stack runs.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum EdgeRuntime {
+    /// edge-fn, the native Rust binary.
+    Native,
+    /// The Lambda@Edge package (Node.js + wasm) as Lambda's managed Node.js runtime runs it.
+    NodeWasm,
+}
+
 #[derive(Args)]
 struct Up {
+    /// Edge function: the native edge-fn, or the deployable Node.js + wasm package.
+    #[arg(long, value_enum, default_value_t = EdgeRuntime::Native)]
+    edge: EdgeRuntime,
     /// CloudFront listener port.
     #[arg(long, default_value_t = 8080)]
     port: u16,
@@ -145,6 +157,16 @@ fn run_up(up: Up, dir: &Path) -> Result<()> {
             )
         }
     };
+    let (edge_program, edge_args, edge_env) = match up.edge {
+        EdgeRuntime::Native => (edge_bin, vec![], vec![]),
+        EdgeRuntime::NodeWasm => {
+            eprintln!("edge-stack: building the Lambda@Edge package (xtask)");
+            let built =
+                xtask::build(None).map_err(|e| format!("building the Lambda@Edge package: {e}"))?;
+            let node = xtask::node_runtime(&built.lambda_edge);
+            (node.program, node.args, node.env)
+        }
+    };
     let logs = dir.join("logs");
     // One run, one fresh set of log groups, like a new account.
     if logs.exists() {
@@ -174,7 +196,11 @@ fn run_up(up: Up, dir: &Path) -> Result<()> {
     let config = StackConfig {
         bind: up.bind,
         port: up.port,
-        edge: spec("edge-fn", edge_bin, up.edge_timeout, true),
+        edge: FunctionSpec {
+            args: edge_args,
+            env: function_env.iter().cloned().chain(edge_env).collect(),
+            ..spec("edge-fn", edge_program, up.edge_timeout, true)
+        },
         edge_pool: settings.clone(),
         origin: spec("alb-fn", alb_bin, up.alb_timeout, false),
         origin_pool: settings,

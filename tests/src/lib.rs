@@ -1,8 +1,8 @@
 //! Shared test support: the fixture corpus and the redactions every snapshot uses.
 
-pub mod stack;
 pub mod http;
 pub mod runtime_api;
+pub mod stack;
 pub mod wasm;
 pub mod workerd;
 

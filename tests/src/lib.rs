@@ -2,6 +2,7 @@
 
 pub mod http;
 pub mod runtime_api;
+pub mod stack;
 pub mod wasm;
 pub mod workerd;
 

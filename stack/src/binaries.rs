@@ -1,0 +1,84 @@
+//! Finds the function binaries: builds them with cargo and reads the executables' paths from
+//! cargo's JSON messages, so target dirs, profiles and `CARGO_TARGET_DIR` need no guessing.
+
+use std::collections::BTreeMap;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("cannot run cargo ({0}); install Rust from https://rustup.rs or pass the binary paths")]
+    Spawn(std::io::Error),
+    #[error("`cargo {args}` failed with {status}; its errors are printed above")]
+    Failed {
+        args: String,
+        status: std::process::ExitStatus,
+    },
+    #[error("cargo built no executable named {0}")]
+    Missing(String),
+}
+
+/// The workspace this crate belongs to.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+/// `cargo build [--release] -p P... ` in the workspace; returns executable name -> path for
+/// every name in `wanted`. Cargo does nothing when they are up to date.
+pub fn cargo_build(
+    packages: &[&str],
+    release: bool,
+    wanted: &[&str],
+) -> Result<BTreeMap<String, PathBuf>, BuildError> {
+    let mut args: Vec<String> = vec![
+        "build".into(),
+        "--message-format=json-render-diagnostics".into(),
+    ];
+    if release {
+        args.push("--release".into());
+    }
+    for p in packages {
+        args.extend(["-p".to_owned(), (*p).to_owned()]);
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut child = Command::new(cargo)
+        .args(&args)
+        .current_dir(workspace_root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(BuildError::Spawn)?;
+    let mut found = BTreeMap::new();
+    if let Some(out) = child.stdout.take() {
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line) else {
+                continue;
+            };
+            if msg["reason"] != "compiler-artifact" {
+                continue;
+            }
+            if let (Some(name), Some(exe)) =
+                (msg["target"]["name"].as_str(), msg["executable"].as_str())
+            {
+                found.insert(name.to_owned(), PathBuf::from(exe));
+            }
+        }
+    }
+    let status = child.wait().map_err(BuildError::Spawn)?;
+    if !status.success() {
+        return Err(BuildError::Failed {
+            args: args.join(" "),
+            status,
+        });
+    }
+    for w in wanted {
+        if !found.contains_key(*w) {
+            return Err(BuildError::Missing((*w).to_owned()));
+        }
+    }
+    found.retain(|k, _| wanted.contains(&k.as_str()));
+    Ok(found)
+}

@@ -1,0 +1,366 @@
+//! One execution environment: a child process of the function binary, its Runtime API server
+//! and its log stream.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use chrono::{DateTime, Utc};
+use tokio::sync::{oneshot, watch};
+
+use crate::logs::{self, LogStream};
+use crate::runtime_api::{FunctionError, Invocation, Reply, RuntimeApi};
+
+/// Lambda's limit on the Init phase.
+pub const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How to run one function: the program and what Lambda would tell it.
+#[derive(Debug, Clone)]
+pub struct FunctionSpec {
+    pub name: String,
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    /// The function's own environment variables (Lambda's "Environment variables").
+    pub env: Vec<(String, String)>,
+    pub memory_mb: u32,
+    pub timeout: Duration,
+    pub log_format: logs::LogFormat,
+    /// Lambda@Edge: log group `/aws/lambda/us-east-1.<name>`.
+    pub edge: bool,
+}
+
+impl FunctionSpec {
+    pub fn arn(&self) -> String {
+        format!(
+            "arn:aws:lambda:{}:123456789012:function:{}",
+            logs::REGION,
+            self.name
+        )
+    }
+}
+
+/// Why an invocation failed in a way that ends the environment, or how the function failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvokeFailure {
+    #[error("function error {}: {}", .0.error_type, .0.error_message)]
+    Function(FunctionError),
+    #[error("init failed: {0}")]
+    InitFailed(String),
+    #[error("task timed out after {:.2} seconds", .0.as_secs_f64())]
+    Timeout(Duration),
+    #[error("runtime exited: {0}")]
+    Exited(String),
+}
+
+impl InvokeFailure {
+    /// Whether the environment must be discarded (Lambda keeps it only after a handled error).
+    pub fn discards_environment(&self) -> bool {
+        !matches!(self, Self::Function(_))
+    }
+}
+
+/// A successful invocation.
+#[derive(Debug, Clone)]
+pub struct Served {
+    pub payload: Bytes,
+    pub duration: Duration,
+    /// Present on the environment's first invocation (a cold start).
+    pub init: Option<Duration>,
+}
+
+/// A running execution environment.
+pub struct Environment {
+    pub id: String,
+    pub pid: u32,
+    pub created: Instant,
+    pub memory_mb: u32,
+    log_format: logs::LogFormat,
+    api: RuntimeApi,
+    log: LogStream,
+    spawned: Instant,
+    exited: watch::Receiver<Option<String>>,
+    kill: Mutex<Option<oneshot::Sender<()>>>,
+    cold: AtomicBool,
+    invocations: AtomicU64,
+}
+
+/// 128-bit random hex id, like the ids Lambda puts in stream names.
+pub fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    // Without OS randomness, fall back to the clock: ids must differ, not be secret.
+    if getrandom::fill(&mut buf).is_err() {
+        let nanos = Utc::now()
+            .timestamp_nanos_opt()
+            .unwrap_or_default()
+            .to_le_bytes();
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = nanos[i % nanos.len()] ^ (i as u8).wrapping_mul(31);
+        }
+    }
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Environment {
+    /// Start the Runtime API server, spawn the child and attach its log stream.
+    pub async fn spawn(
+        spec: &FunctionSpec,
+        logs_root: &Path,
+        extra_env: &[(String, String)],
+    ) -> std::io::Result<Self> {
+        let id = random_hex(16);
+        let api = RuntimeApi::start(spec.arn()).await?;
+        let group = logs::log_group(&spec.name, spec.edge);
+        let stream = logs::stream_name(Utc::now(), &id);
+        let mut cmd = tokio::process::Command::new(&spec.program);
+        cmd.args(&spec.args)
+            .env_clear()
+            .env(
+                "PATH",
+                std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into()),
+            )
+            .env("TZ", ":UTC")
+            .env("LANG", "en_US.UTF-8")
+            .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
+            .env("AWS_LAMBDA_FUNCTION_NAME", &spec.name)
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env(
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+                spec.memory_mb.to_string(),
+            )
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", &group)
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", &stream)
+            .env("AWS_LAMBDA_LOG_FORMAT", spec.log_format.env_value())
+            .env("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
+            .env("AWS_REGION", logs::REGION)
+            .env("AWS_DEFAULT_REGION", logs::REGION)
+            .env("_HANDLER", "bootstrap")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        if let Some(dir) = spec.program.parent().filter(|d| !d.as_os_str().is_empty()) {
+            cmd.env("LAMBDA_TASK_ROOT", dir);
+        }
+        // The function's own variables last: a launcher (Node.js runtime) may set its own
+        // `LAMBDA_TASK_ROOT` and `_HANDLER`.
+        cmd.envs(spec.env.iter().chain(extra_env).map(|(k, v)| (k, v)));
+        // SAFETY: prctl is async-signal-safe and touches no memory of the parent. The child gets
+        // SIGKILL when the thread that spawned it ends, so no environment outlives the stack,
+        // even a stack killed with SIGKILL; tokio's worker threads live as long as the runtime.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let spawned = Instant::now();
+        let mut child = cmd.spawn().map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("cannot start {}: {e}", spec.program.display()),
+            )
+        })?;
+        let pid = child.id().unwrap_or_default();
+        let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+            return Err(std::io::Error::other("child pipes missing"));
+        };
+        let log = LogStream::open(logs_root, &group, &stream, stdout, stderr).await?;
+        let (exited_tx, exited) = watch::channel(None);
+        let (kill_tx, kill_rx) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let status = tokio::select! {
+                status = child.wait() => status,
+                _ = kill_rx => {
+                    let _ = child.start_kill();
+                    child.wait().await
+                }
+            };
+            let text = match status {
+                Ok(s) => s.to_string(),
+                Err(e) => format!("wait failed: {e}"),
+            };
+            exited_tx.send_replace(Some(text));
+        });
+        Ok(Self {
+            id,
+            pid,
+            created: spawned,
+            memory_mb: spec.memory_mb,
+            log_format: spec.log_format,
+            api,
+            log,
+            spawned,
+            exited,
+            kill: Mutex::new(Some(kill_tx)),
+            cold: AtomicBool::new(true),
+            invocations: AtomicU64::new(0),
+        })
+    }
+
+    pub fn log_stream(&self) -> &LogStream {
+        &self.log
+    }
+
+    pub fn invocations(&self) -> u64 {
+        self.invocations.load(Ordering::Acquire)
+    }
+
+    pub fn has_exited(&self) -> bool {
+        self.exited.borrow().is_some()
+    }
+
+    /// Init duration, once the runtime has asked for its first invocation.
+    pub fn init_duration(&self) -> Option<Duration> {
+        self.api
+            .init_done
+            .borrow()
+            .map(|t| t.duration_since(self.spawned))
+    }
+
+    /// Run one invocation: hand it to the runtime, wait for its answer, write the log lines.
+    pub async fn invoke(
+        &self,
+        request_id: &str,
+        payload: Bytes,
+        timeout: Duration,
+    ) -> Result<Served, InvokeFailure> {
+        self.invocations.fetch_add(1, Ordering::AcqRel);
+        let cold = self.cold.swap(false, Ordering::AcqRel);
+        let (dispatched_tx, dispatched_rx) = oneshot::channel();
+        let (reply_tx, reply_rx) = oneshot::channel();
+        let trace_id = format!(
+            "Root=1-{:08x}-{};Parent={};Sampled=0",
+            Utc::now().timestamp(),
+            random_hex(12),
+            random_hex(8)
+        );
+        let invocation = Invocation {
+            request_id: request_id.to_owned(),
+            payload,
+            timeout,
+            trace_id,
+            dispatched: dispatched_tx,
+            start_log: Some((self.log.clone(), self.log_format.start(request_id))),
+            reply: reply_tx,
+        };
+        if self.api.inbox.send(invocation).is_err() {
+            return Err(InvokeFailure::Exited("runtime API closed".into()));
+        }
+        let dispatched = self.wait_dispatch(dispatched_rx, cold, timeout).await?;
+        let init = if cold { self.init_duration() } else { None };
+        let mut exited = self.exited.clone();
+        let outcome = tokio::select! {
+            reply = reply_rx => match reply {
+                Ok(Reply::Response(body)) => Ok(body),
+                Ok(Reply::Error(e)) => Err(InvokeFailure::Function(e)),
+                Err(_) => Err(InvokeFailure::Exited("runtime API closed".into())),
+            },
+            status = exited.wait_for(Option::is_some) => Err(InvokeFailure::Exited(exit_text(status.ok().and_then(|s| s.clone())))),
+            () = tokio::time::sleep_until((dispatched + timeout).into()) => Err(InvokeFailure::Timeout(timeout)),
+        };
+        let duration = dispatched.elapsed();
+        match &outcome {
+            Err(InvokeFailure::Timeout(t)) => {
+                self.log.platform(format!(
+                    "{} {request_id} Task timed out after {:.2} seconds",
+                    format_now(),
+                    t.as_secs_f64()
+                ));
+            }
+            Err(InvokeFailure::Exited(status)) => {
+                self.log.platform(format!(
+                    "RequestId: {request_id} Error: Runtime exited with error: {status}"
+                ));
+                self.log.platform("Runtime.ExitError");
+            }
+            _ => {}
+        }
+        let status = match &outcome {
+            Ok(_) => "success",
+            Err(InvokeFailure::Function(_)) => "error",
+            Err(InvokeFailure::Timeout(_)) => "timeout",
+            Err(_) => "failure",
+        };
+        self.log.platform(self.log_format.end(request_id, status));
+        let report = logs::Report {
+            request_id,
+            duration,
+            memory_mb: self.memory_mb,
+            max_used_mb: logs::max_memory_used_mb(self.pid),
+            init,
+            status,
+        };
+        self.log.platform(self.log_format.report(&report));
+        outcome.map(|payload| Served {
+            payload,
+            duration,
+            init,
+        })
+    }
+
+    /// Until the runtime takes the invocation: on a cold start that is the end of Init.
+    async fn wait_dispatch(
+        &self,
+        dispatched: oneshot::Receiver<Instant>,
+        cold: bool,
+        timeout: Duration,
+    ) -> Result<Instant, InvokeFailure> {
+        // A warm runtime is already polling `next`, or will be as soon as it posted its last answer.
+        let limit = if cold { INIT_TIMEOUT } else { timeout };
+        let mut exited = self.exited.clone();
+        let mut init_error = self.api.init_error.clone();
+        tokio::select! {
+            at = dispatched => at.map_err(|_| InvokeFailure::Exited("runtime API closed".into())),
+            err = init_error.wait_for(Option::is_some) => {
+                let e = err.ok().and_then(|e| e.clone()).unwrap_or_else(|| FunctionError { error_type: "Runtime.Unknown".into(), error_message: String::new() });
+                self.log.platform(format!("INIT_REPORT Init Duration: {} ms\tPhase: init\tStatus: error\tError Type: {}", logs::ms(self.spawned.elapsed()), e.error_type));
+                Err(InvokeFailure::InitFailed(format!("{}: {}", e.error_type, e.error_message)))
+            }
+            status = exited.wait_for(Option::is_some) => {
+                let text = exit_text(status.ok().and_then(|s| s.clone()));
+                if !cold {
+                    return Err(InvokeFailure::Exited(text));
+                }
+                self.log.platform(format!("INIT_REPORT Init Duration: {} ms\tPhase: init\tStatus: error\tError Type: Runtime.ExitError ({text})", logs::ms(self.spawned.elapsed())));
+                Err(InvokeFailure::InitFailed(format!("runtime exited during init: {text}")))
+            }
+            () = tokio::time::sleep(limit) => {
+                if !cold {
+                    return Err(InvokeFailure::Timeout(timeout));
+                }
+                self.log.platform(format!("INIT_REPORT Init Duration: {} ms\tPhase: init\tStatus: timeout", logs::ms(self.spawned.elapsed())));
+                Err(InvokeFailure::InitFailed(format!("no call to /runtime/invocation/next within {limit:?}")))
+            }
+        }
+    }
+
+    /// Kill the child and wait until it is gone and its log lines are written.
+    pub async fn shutdown(&self) {
+        let kill = self
+            .kill
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(kill) = kill {
+            let _ = kill.send(());
+        }
+        let mut exited = self.exited.clone();
+        let _ =
+            tokio::time::timeout(Duration::from_secs(5), exited.wait_for(Option::is_some)).await;
+        self.log.flush().await;
+    }
+}
+
+fn exit_text(status: Option<String>) -> String {
+    status.unwrap_or_else(|| "unknown".into())
+}
+
+fn format_now() -> String {
+    let now: DateTime<Utc> = Utc::now();
+    edge_persist_core::format_time(now)
+}

@@ -1,0 +1,18 @@
+//! A local CloudFront -> Lambda@Edge -> ALB -> Lambda stack that runs the real function binaries
+//! as execution environments over the Lambda Runtime API (docs/ARCHITECTURE.md, "stack").
+
+pub mod alb;
+pub mod binaries;
+pub mod cloudfront;
+pub mod control;
+pub mod environment;
+pub mod logs;
+pub mod pool;
+pub mod runtime_api;
+pub mod stack;
+
+pub use alb::AlbOptions;
+pub use cloudfront::RequestRecord;
+pub use environment::FunctionSpec;
+pub use pool::{Pool, PoolError, PoolSettings};
+pub use stack::{Stack, StackConfig, StackError};

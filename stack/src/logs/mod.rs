@@ -1,0 +1,289 @@
+//! CloudWatch Logs on disk: one file per log stream under `<run dir>/logs/<group>/<stream>`.
+//!
+//! Each line is `<RFC 3339 time> <message>`. A writer task per stream owns the file and reads the
+//! child's pipes before the platform lines (START/END/REPORT), so a function's own output lands
+//! between the START and END of the invocation that wrote it.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use std::io::Write;
+
+use chrono::{DateTime, Utc};
+use edge_persist_core::format_time;
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::sync::{mpsc, oneshot};
+
+pub mod format;
+
+pub use format::{LogFormat, Report, ms, report_line};
+
+/// The Region the local stack pretends to run in (the edge function's group carries it).
+pub const REGION: &str = "us-east-1";
+
+/// `/aws/lambda/<name>`, or `/aws/lambda/us-east-1.<name>` for a Lambda@Edge function.
+pub fn log_group(function: &str, edge: bool) -> String {
+    if edge {
+        format!("/aws/lambda/{REGION}.{function}")
+    } else {
+        format!("/aws/lambda/{function}")
+    }
+}
+
+/// `YYYY/MM/DD/[$LATEST]<environment id>`, as Lambda names an environment's stream.
+pub fn stream_name(created: DateTime<Utc>, environment_id: &str) -> String {
+    format!("{}/[$LATEST]{environment_id}", created.format("%Y/%m/%d"))
+}
+
+/// Directory holding a group's streams.
+pub fn group_dir(logs_root: &Path, group: &str) -> PathBuf {
+    logs_root.join(group.trim_start_matches('/'))
+}
+
+/// Message a stream writer takes besides the child's output.
+enum Message {
+    /// A platform line, answered (when asked) once it is on disk.
+    Line(String, Option<oneshot::Sender<()>>),
+    /// Answered once everything sent before it is on disk.
+    Flush(oneshot::Sender<()>),
+}
+
+/// Sending side of one stream; cheap to clone.
+#[derive(Clone)]
+pub struct LogStream {
+    tx: mpsc::UnboundedSender<Message>,
+    pub group: String,
+    pub name: String,
+    pub path: PathBuf,
+}
+
+impl std::fmt::Debug for LogStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogStream")
+            .field("group", &self.group)
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+impl LogStream {
+    /// Create the stream file and start its writer over the child's stdout and stderr.
+    pub async fn open(
+        logs_root: &Path,
+        group: &str,
+        name: &str,
+        stdout: impl AsyncRead + Unpin + Send + 'static,
+        stderr: impl AsyncRead + Unpin + Send + 'static,
+    ) -> std::io::Result<Self> {
+        let path = group_dir(logs_root, group).join(name);
+        if let Some(dir) = path.parent() {
+            tokio::fs::create_dir_all(dir).await?;
+        }
+        let file = tokio::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .await?
+            .into_std()
+            .await;
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(write_stream(
+            file,
+            rx,
+            BufReader::new(stdout),
+            BufReader::new(stderr),
+        ));
+        Ok(Self {
+            tx,
+            group: group.to_owned(),
+            name: name.to_owned(),
+            path,
+        })
+    }
+
+    /// A platform line (END, REPORT, timeouts). Output the child wrote before it is written
+    /// first. Lost only if the writer already stopped.
+    pub fn platform(&self, line: impl Into<String>) {
+        let _ = self.tx.send(Message::Line(line.into(), None));
+    }
+
+    /// A platform line that must be on disk before the caller goes on: START is written while
+    /// the runtime still waits for its event, so none of the invocation's output can precede it.
+    pub async fn platform_now(&self, line: impl Into<String>) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Message::Line(line.into(), Some(tx))).is_ok() {
+            let _ = tokio::time::timeout(Duration::from_secs(1), rx).await;
+        }
+    }
+
+    /// Wait until every line sent so far, and all output the child wrote before, is on disk.
+    pub async fn flush(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Message::Flush(tx)).is_ok() {
+            let _ = tokio::time::timeout(Duration::from_secs(2), rx).await;
+        }
+    }
+}
+
+async fn write_stream<O, E>(
+    mut file: std::fs::File,
+    rx: mpsc::UnboundedReceiver<Message>,
+    out: BufReader<O>,
+    err: BufReader<E>,
+) where
+    O: AsyncRead + Unpin,
+    E: AsyncRead + Unpin,
+{
+    let mut out = Some(out.lines());
+    let mut err = Some(err.lines());
+    let mut rx = Some(rx);
+    while out.is_some() || err.is_some() || rx.is_some() {
+        let message = tokio::select! {
+            biased;
+            msg = next_message(&mut rx) => msg,
+            line = next_line(&mut out) => line.map(|l| Message::Line(l, None)),
+            line = next_line(&mut err) => line.map(|l| Message::Line(l, None)),
+        };
+        let Some(message) = message else { continue };
+        // A platform line is sent after the output it must follow was written to the pipes (the
+        // runtime logs before it answers): read whatever the pipes hold first.
+        loop {
+            let pending = tokio::select! {
+                biased;
+                line = next_line(&mut out) => line,
+                line = next_line(&mut err) => line,
+                () = std::future::ready(()) => break,
+            };
+            if let Some(line) = pending
+                && !write_line(&mut file, &line)
+            {
+                return;
+            }
+        }
+        match message {
+            Message::Line(line, ack) => {
+                if !write_line(&mut file, &line) {
+                    return;
+                }
+                if let Some(ack) = ack {
+                    let _ = ack.send(());
+                }
+            }
+            Message::Flush(done) => {
+                let _ = file.flush();
+                let _ = done.send(());
+            }
+        }
+    }
+    let _ = file.flush();
+}
+
+/// One `<time> <message>` line. A plain write(2) to the page cache: cheaper than the round trip
+/// to tokio's blocking pool that `tokio::fs` makes for every call.
+fn write_line(file: &mut std::fs::File, line: &str) -> bool {
+    let entry = format!(
+        "{} {}\n",
+        format_time(Utc::now()),
+        line.trim_end_matches('\r')
+    );
+    match file.write_all(entry.as_bytes()) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(error = %e, "log stream write failed");
+            false
+        }
+    }
+}
+
+async fn next_message(slot: &mut Option<mpsc::UnboundedReceiver<Message>>) -> Option<Message> {
+    let Some(rx) = slot.as_mut() else {
+        return std::future::pending().await;
+    };
+    let msg = rx.recv().await;
+    if msg.is_none() {
+        *slot = None;
+    }
+    msg
+}
+
+/// Next line of a pipe; a closed pipe turns the slot off and never resolves again.
+async fn next_line<R: AsyncRead + Unpin>(
+    slot: &mut Option<tokio::io::Lines<BufReader<R>>>,
+) -> Option<String> {
+    let Some(lines) = slot.as_mut() else {
+        return std::future::pending().await;
+    };
+    match lines.next_line().await {
+        Ok(Some(line)) => Some(line),
+        _ => {
+            *slot = None;
+            None
+        }
+    }
+}
+
+/// Peak resident set size of a live process in MB, as Lambda's "Max Memory Used" reports it.
+pub fn max_memory_used_mb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb.div_ceil(1024))
+}
+
+/// Every stream file of a group, oldest first (by the first line's time, then name).
+pub fn streams(logs_root: &Path, group: &str) -> std::io::Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    collect_files(&group_dir(logs_root, group), &mut found)?;
+    let mut keyed: Vec<(String, PathBuf)> = found
+        .into_iter()
+        .map(|p| {
+            let first = std::fs::read_to_string(&p).ok().and_then(|s| {
+                s.lines()
+                    .next()
+                    .map(|l| l.split(' ').next().unwrap_or("").to_owned())
+            });
+            (first.unwrap_or_default(), p)
+        })
+        .collect();
+    keyed.sort();
+    Ok(keyed.into_iter().map(|(_, p)| p).collect())
+}
+
+fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect_files(&path, out)?;
+        } else {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn names_follow_lambda() {
+        assert_eq!(log_group("edge-fn", true), "/aws/lambda/us-east-1.edge-fn");
+        assert_eq!(log_group("alb-fn", false), "/aws/lambda/alb-fn");
+        let t = Utc.with_ymd_and_hms(2026, 11, 27, 1, 2, 3).unwrap();
+        assert_eq!(stream_name(t, "abc"), "2026/11/27/[$LATEST]abc");
+    }
+
+    #[test]
+    fn reads_own_peak_rss() {
+        assert!(max_memory_used_mb(std::process::id()).is_some_and(|m| m > 0));
+        assert_eq!(max_memory_used_mb(u32::MAX), None);
+    }
+}

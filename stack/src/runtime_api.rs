@@ -1,0 +1,434 @@
+//! The Lambda Runtime API ("Using the Lambda runtime API for custom runtimes") for one execution
+//! environment.
+//!
+//! Each environment gets its own server: `AWS_LAMBDA_RUNTIME_API` is only `host:port`, so one
+//! shared server could not tell which environment asks for the next invocation, and the pool, not
+//! the environments, must decide who serves what.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// Largest synchronous response payload Lambda accepts (6 MB).
+pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
+
+/// One invocation handed to an environment.
+#[derive(Debug)]
+pub struct Invocation {
+    pub request_id: String,
+    pub payload: Bytes,
+    pub timeout: Duration,
+    pub trace_id: String,
+    /// Told the instant `next` hands the invocation to the runtime (the Invoke phase starts).
+    pub dispatched: oneshot::Sender<Instant>,
+    /// START line, written before the runtime gets the event (see `LogStream::platform_now`).
+    pub start_log: Option<(crate::logs::LogStream, String)>,
+    pub reply: oneshot::Sender<Reply>,
+}
+
+/// What the runtime answered.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    Response(Bytes),
+    Error(FunctionError),
+}
+
+/// An error a function reported (`/error` or `/init/error`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FunctionError {
+    #[serde(default)]
+    pub error_type: String,
+    #[serde(default)]
+    pub error_message: String,
+}
+
+/// The error shape the Runtime API answers with.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ApiError<'a> {
+    error_message: String,
+    error_type: &'a str,
+}
+
+fn api_error(status: StatusCode, error_type: &str, message: impl Into<String>) -> Response {
+    (
+        status,
+        axum::Json(ApiError {
+            error_message: message.into(),
+            error_type,
+        }),
+    )
+        .into_response()
+}
+
+fn accepted() -> Response {
+    (
+        StatusCode::ACCEPTED,
+        axum::Json(serde_json::json!({"status": "OK"})),
+    )
+        .into_response()
+}
+
+/// Shared state of one environment's API server.
+struct ApiState {
+    function_arn: String,
+    /// tokio's Mutex: the runtime's long-poll `next` holds it across the wait.
+    inbox: tokio::sync::Mutex<mpsc::UnboundedReceiver<Invocation>>,
+    pending: Mutex<HashMap<String, oneshot::Sender<Reply>>>,
+    /// Set by the first `next`: init is over.
+    init_done: watch::Sender<Option<Instant>>,
+    init_error: watch::Sender<Option<FunctionError>>,
+}
+
+/// Handles the environment keeps on its API server.
+pub struct RuntimeApi {
+    pub addr: SocketAddr,
+    pub inbox: mpsc::UnboundedSender<Invocation>,
+    pub init_done: watch::Receiver<Option<Instant>>,
+    pub init_error: watch::Receiver<Option<FunctionError>>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for RuntimeApi {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl RuntimeApi {
+    /// Bind 127.0.0.1:0 and serve until dropped.
+    pub async fn start(function_arn: String) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (init_done, init_done_rx) = watch::channel(None);
+        let (init_error, init_error_rx) = watch::channel(None);
+        let state = Arc::new(ApiState {
+            function_arn,
+            inbox: tokio::sync::Mutex::new(rx),
+            pending: Mutex::new(HashMap::new()),
+            init_done,
+            init_error,
+        });
+        use axum::serve::ListenerExt;
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        let server = tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, router(state)).await {
+                tracing::warn!(error = %e, "runtime API server stopped");
+            }
+        });
+        Ok(Self {
+            addr,
+            inbox: tx,
+            init_done: init_done_rx,
+            init_error: init_error_rx,
+            server,
+        })
+    }
+}
+
+fn router(state: Arc<ApiState>) -> Router {
+    Router::new()
+        .route("/2018-06-01/runtime/invocation/next", get(next))
+        .route(
+            "/2018-06-01/runtime/invocation/{id}/response",
+            post(response),
+        )
+        .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
+        .route("/2018-06-01/runtime/init/error", post(init_error))
+        .fallback(unknown_route)
+        .method_not_allowed_fallback(unknown_route)
+        // One byte over the limit is enough to answer 413 instead of storing huge bodies.
+        .layer(DefaultBodyLimit::max(MAX_RESPONSE_BYTES + 1))
+        .with_state(state)
+}
+
+async fn unknown_route(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    api_error(
+        StatusCode::NOT_FOUND,
+        "InvalidRoute",
+        format!("no Runtime API route for {method} {uri}"),
+    )
+}
+
+async fn next(State(state): State<Arc<ApiState>>) -> Response {
+    state.init_done.send_if_modified(|done| {
+        let first = done.is_none();
+        if first {
+            *done = Some(Instant::now());
+        }
+        first
+    });
+    let invocation = {
+        let mut inbox = state.inbox.lock().await;
+        inbox.recv().await
+    };
+    let Some(mut inv) = invocation else {
+        return api_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Runtime.Shutdown",
+            "the environment is shutting down",
+        );
+    };
+    if let Some((log, line)) = inv.start_log.take() {
+        log.platform_now(line).await;
+    }
+    let deadline = chrono::Utc::now() + inv.timeout;
+    let mut headers = HeaderMap::new();
+    let mut set = |name: &'static str, value: &str| {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            headers.insert(name, v);
+        }
+    };
+    set("lambda-runtime-aws-request-id", &inv.request_id);
+    set(
+        "lambda-runtime-deadline-ms",
+        &deadline.timestamp_millis().to_string(),
+    );
+    set("lambda-runtime-invoked-function-arn", &state.function_arn);
+    set("lambda-runtime-trace-id", &inv.trace_id);
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    state
+        .pending
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(inv.request_id.clone(), inv.reply);
+    // The waiting side may be gone (the stack is stopping); the runtime still gets its event.
+    let _ = inv.dispatched.send(Instant::now());
+    (StatusCode::OK, headers, inv.payload).into_response()
+}
+
+fn take_pending(state: &ApiState, id: &str) -> Option<oneshot::Sender<Reply>> {
+    state
+        .pending
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .remove(id)
+}
+
+async fn response(
+    State(state): State<Arc<ApiState>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    if body.len() > MAX_RESPONSE_BYTES {
+        return api_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestEntityTooLarge",
+            format!(
+                "response payload is {} bytes; the limit is {MAX_RESPONSE_BYTES}",
+                body.len()
+            ),
+        );
+    }
+    let Some(reply) = take_pending(&state, &id) else {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestID",
+            format!("no pending invocation {id}"),
+        );
+    };
+    let _ = reply.send(Reply::Response(body));
+    accepted()
+}
+
+fn parse_error(headers: &HeaderMap, body: &[u8]) -> Result<FunctionError, String> {
+    let mut err: FunctionError = serde_json::from_slice(body)
+        .map_err(|e| format!("error body is not an ErrorRequest: {e}"))?;
+    if err.error_type.is_empty() {
+        err.error_type = headers
+            .get("lambda-runtime-function-error-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("Unhandled")
+            .to_owned();
+    }
+    Ok(err)
+}
+
+async fn error(
+    State(state): State<Arc<ApiState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let err = match parse_error(&headers, &body) {
+        Ok(err) => err,
+        Err(msg) => return api_error(StatusCode::BAD_REQUEST, "InvalidRequestBody", msg),
+    };
+    let Some(reply) = take_pending(&state, &id) else {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestID",
+            format!("no pending invocation {id}"),
+        );
+    };
+    let _ = reply.send(Reply::Error(err));
+    accepted()
+}
+
+async fn init_error(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let err = match parse_error(&headers, &body) {
+        Ok(err) => err,
+        Err(msg) => return api_error(StatusCode::BAD_REQUEST, "InvalidRequestBody", msg),
+    };
+    state.init_error.send_replace(Some(err));
+    accepted()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_type_falls_back_to_the_header() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "lambda-runtime-function-error-type",
+            HeaderValue::from_static("Runtime.Custom"),
+        );
+        let e = parse_error(&h, br#"{"errorMessage":"boom"}"#).unwrap();
+        assert_eq!(
+            e,
+            FunctionError {
+                error_type: "Runtime.Custom".into(),
+                error_message: "boom".into()
+            }
+        );
+        assert!(parse_error(&h, b"not json").is_err());
+    }
+
+    /// The API over real HTTP: one invocation's round trip, then the error shapes.
+    #[tokio::test]
+    async fn next_response_and_error_shapes() {
+        let api = RuntimeApi::start("arn:aws:lambda:us-east-1:123456789012:function:f".into())
+            .await
+            .unwrap();
+        let base = format!("http://{}/2018-06-01/runtime", api.addr);
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        let (dispatched, _dispatched_rx) = oneshot::channel();
+        let (reply, reply_rx) = oneshot::channel();
+        api.inbox
+            .send(Invocation {
+                request_id: "req-1".into(),
+                payload: Bytes::from_static(b"{\"k\":1}"),
+                timeout: Duration::from_secs(3),
+                trace_id: "Root=1-00000000-000000000000000000000000".into(),
+                dispatched,
+                start_log: None,
+                reply,
+            })
+            .unwrap();
+        let next = client
+            .get(format!("{base}/invocation/next"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(next.status(), 200);
+        let h = next.headers().clone();
+        assert_eq!(h["lambda-runtime-aws-request-id"], "req-1");
+        assert_eq!(
+            h["lambda-runtime-invoked-function-arn"],
+            "arn:aws:lambda:us-east-1:123456789012:function:f"
+        );
+        let deadline: i64 = h["lambda-runtime-deadline-ms"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let left = deadline - chrono::Utc::now().timestamp_millis();
+        assert!(
+            (2_000..=3_000).contains(&left),
+            "deadline is epoch ms of now + timeout: {left}"
+        );
+        assert!(h.contains_key("lambda-runtime-trace-id"));
+        assert_eq!(next.text().await.unwrap(), "{\"k\":1}");
+        assert!(api.init_done.borrow().is_some(), "the first next ends init");
+
+        let ok = client
+            .post(format!("{base}/invocation/req-1/response"))
+            .body("\"done\"")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ok.status(), 202);
+        assert_eq!(
+            reply_rx.await.unwrap(),
+            Reply::Response(Bytes::from_static(b"\"done\""))
+        );
+
+        let shape = |v: serde_json::Value| {
+            (
+                v["errorType"].as_str().unwrap_or("").to_owned(),
+                v["errorMessage"].is_string(),
+            )
+        };
+        let again = client
+            .post(format!("{base}/invocation/req-1/response"))
+            .body("x")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status(), 400);
+        assert_eq!(
+            shape(again.json().await.unwrap()),
+            ("InvalidRequestID".into(), true)
+        );
+        let bad = client
+            .post(format!("{base}/invocation/req-2/error"))
+            .body("not json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(bad.status(), 400);
+        assert_eq!(
+            shape(bad.json().await.unwrap()),
+            ("InvalidRequestBody".into(), true)
+        );
+        let unknown = client.get(format!("{base}/nope")).send().await.unwrap();
+        assert_eq!(unknown.status(), 404);
+        assert_eq!(
+            shape(unknown.json().await.unwrap()),
+            ("InvalidRoute".into(), true)
+        );
+        let wrong_method = client
+            .delete(format!("{base}/invocation/next"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(wrong_method.status(), 404);
+        let init = client
+            .post(format!("{base}/init/error"))
+            .body(r#"{"errorType":"Boom","errorMessage":"no config"}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(init.status(), 202);
+        assert_eq!(
+            api.init_error
+                .borrow()
+                .as_ref()
+                .map(|e| e.error_type.clone()),
+            Some("Boom".into())
+        );
+    }
+}

@@ -1,0 +1,224 @@
+//! Wires CloudFront, the edge function, the ALB and the origin function together.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+
+use crate::alb::{Alb, AlbOptions};
+use crate::cloudfront::{CloudFront, RequestRecord};
+use crate::environment::FunctionSpec;
+use crate::pool::{Pool, PoolSettings};
+
+/// Everything a stack is started with.
+#[derive(Debug, Clone)]
+pub struct StackConfig {
+    /// Address of the CloudFront listener; loopback unless the user asked otherwise.
+    pub bind: IpAddr,
+    /// CloudFront port; 0 picks a free one.
+    pub port: u16,
+    pub edge: FunctionSpec,
+    pub edge_pool: PoolSettings,
+    pub origin: FunctionSpec,
+    pub origin_pool: PoolSettings,
+    pub alb: AlbOptions,
+    /// Header whose value the access log shows (the edge function's persisted value).
+    pub persisted_header: String,
+    /// Log streams go to `<run_dir>/logs`, the state file to `<run_dir>/stack-<port>.json`.
+    pub run_dir: PathBuf,
+    pub origin_read_timeout: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StackError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot write {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot build the HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+}
+
+/// A running stack. Dropping it stops the servers and kills every environment; `shutdown`
+/// also waits until the children are gone.
+pub struct Stack {
+    pub cloudfront: SocketAddr,
+    pub alb: SocketAddr,
+    pub control: SocketAddr,
+    pub logs_root: PathBuf,
+    pub edge: Arc<Pool>,
+    pub origin: Arc<Pool>,
+    records: broadcast::Sender<RequestRecord>,
+    servers: Vec<JoinHandle<()>>,
+    state_file: PathBuf,
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, StackError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StackError::Bind { addr, source })
+}
+
+fn serve(listener: TcpListener, router: Router) -> JoinHandle<()> {
+    use axum::serve::ListenerExt;
+    // Small request/response exchanges: Nagle's algorithm would only add delay.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        {
+            tracing::warn!(error = %e, "listener stopped");
+        }
+    })
+}
+
+const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+impl Stack {
+    pub async fn start(config: StackConfig) -> Result<Self, StackError> {
+        let logs_root = config.run_dir.join("logs");
+        std::fs::create_dir_all(&logs_root).map_err(|source| StackError::Io {
+            path: logs_root.clone(),
+            source,
+        })?;
+        let alb_listener = bind(SocketAddr::new(LOOPBACK, 0)).await?;
+        let alb_addr = alb_listener
+            .local_addr()
+            .map_err(|source| StackError::Bind {
+                addr: SocketAddr::new(LOOPBACK, 0),
+                source,
+            })?;
+        let origin = Pool::new(
+            config.origin.clone(),
+            config.origin_pool.clone(),
+            logs_root.clone(),
+        );
+        let alb = Arc::new(Alb {
+            target: Arc::clone(&origin),
+            options: config.alb,
+            port: alb_addr.port(),
+        });
+        let alb_router = Router::new().fallback(crate::alb::handle).with_state(alb);
+
+        let edge = Pool::new(
+            config.edge.clone(),
+            config.edge_pool.clone(),
+            logs_root.clone(),
+        );
+        let (records, _) = broadcast::channel(1024);
+        // Redirects and proxies are the viewer's business, not CloudFront's: pass them through.
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .pool_idle_timeout(Duration::from_secs(5))
+            .build()?;
+        let cf = Arc::new(CloudFront {
+            edge: Arc::clone(&edge),
+            origin_base: format!("http://{alb_addr}"),
+            origin_port: alb_addr.port(),
+            persisted_header: config.persisted_header.clone(),
+            client,
+            records: records.clone(),
+            read_timeout: config.origin_read_timeout,
+        });
+        let cf_addr = SocketAddr::new(config.bind, config.port);
+        let cf_listener = bind(cf_addr).await?;
+        let cloudfront = cf_listener
+            .local_addr()
+            .map_err(|source| StackError::Bind {
+                addr: cf_addr,
+                source,
+            })?;
+        let cf_router = Router::new()
+            .fallback(crate::cloudfront::handle)
+            .with_state(cf);
+
+        let control_listener = bind(SocketAddr::new(LOOPBACK, 0)).await?;
+        let control = control_listener
+            .local_addr()
+            .map_err(|source| StackError::Bind {
+                addr: SocketAddr::new(LOOPBACK, 0),
+                source,
+            })?;
+        let control_router = crate::control::router(vec![Arc::clone(&edge), Arc::clone(&origin)]);
+
+        let servers = vec![
+            serve(alb_listener, alb_router),
+            serve(cf_listener, cf_router),
+            serve(control_listener, control_router),
+        ];
+        let state_file = state_file(&config.run_dir, cloudfront.port());
+        let state = serde_json::json!({
+            "pid": std::process::id(),
+            "cloudfront": format!("http://{cloudfront}"),
+            "alb": format!("http://{alb_addr}"),
+            "control": format!("http://{control}"),
+            "logs": logs_root,
+            "functions": [config.edge.name, config.origin.name],
+        });
+        std::fs::write(&state_file, state.to_string()).map_err(|source| StackError::Io {
+            path: state_file.clone(),
+            source,
+        })?;
+        Ok(Self {
+            cloudfront,
+            alb: alb_addr,
+            control,
+            logs_root,
+            edge,
+            origin,
+            records,
+            servers,
+            state_file,
+        })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.cloudfront)
+    }
+
+    /// One record per request CloudFront answered.
+    pub fn subscribe(&self) -> broadcast::Receiver<RequestRecord> {
+        self.records.subscribe()
+    }
+
+    /// Stop listening, kill every environment and wait until they are gone.
+    pub async fn shutdown(mut self) {
+        for s in self.servers.drain(..) {
+            s.abort();
+        }
+        self.edge.shutdown().await;
+        self.origin.shutdown().await;
+        let _ = std::fs::remove_file(&self.state_file);
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        for s in &self.servers {
+            s.abort();
+        }
+        let _ = std::fs::remove_file(&self.state_file);
+    }
+}
+
+/// Where a stack listening on `port` describes itself.
+pub fn state_file(run_dir: &std::path::Path, port: u16) -> PathBuf {
+    run_dir.join(format!("stack-{port}.json"))
+}

@@ -1,0 +1,250 @@
+//! Harness for the local-stack tests: builds the real binaries once per test process, starts a
+//! stack on loopback with its own run directory, and reads what the stack wrote.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use edge_stack::environment::FunctionSpec;
+use edge_stack::logs::LogFormat;
+use edge_stack::{AlbOptions, PoolSettings, Stack, StackConfig};
+use reqwest::header::HeaderMap;
+
+/// The executables the stack tests run.
+#[derive(Debug)]
+pub struct Bins {
+    pub edge_fn: PathBuf,
+    pub alb_fn: PathBuf,
+    pub fault_fn: PathBuf,
+    pub edge_stack: PathBuf,
+}
+
+/// `cargo build` of the function binaries, the test-only fault function and the CLI (debug
+/// profile, so it shares the test build's artifacts). Once per test process.
+pub fn bins() -> &'static Bins {
+    static BINS: OnceLock<Bins> = OnceLock::new();
+    BINS.get_or_init(|| {
+        let wanted = ["edge-fn", "alb-fn", "fault-fn", "edge-stack"];
+        let built = edge_stack::binaries::cargo_build(
+            &["edge-fn", "alb-fn", "edge-persist-tests", "edge-stack"],
+            false,
+            &wanted,
+        )
+        .unwrap_or_else(|e| panic!("building the stack binaries: {e}"));
+        Bins {
+            edge_fn: built["edge-fn"].clone(),
+            alb_fn: built["alb-fn"].clone(),
+            fault_fn: built["fault-fn"].clone(),
+            edge_stack: built["edge-stack"].clone(),
+        }
+    })
+}
+
+/// A fresh run directory under the system temp dir.
+pub fn run_dir(tag: &str) -> PathBuf {
+    let mut raw = [0u8; 6];
+    getrandom::fill(&mut raw).unwrap_or_else(|e| panic!("no OS randomness: {e}"));
+    let suffix: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+    let dir = std::env::temp_dir().join(format!("edge-stack-test-{tag}-{suffix}"));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
+    dir
+}
+
+pub fn function(name: &str, program: &Path, timeout: Duration, edge: bool) -> FunctionSpec {
+    FunctionSpec {
+        name: name.into(),
+        program: program.to_path_buf(),
+        args: vec![],
+        env: vec![],
+        memory_mb: 128,
+        timeout,
+        log_format: LogFormat::Json,
+        edge,
+    }
+}
+
+/// A stack of edge-fn and alb-fn on an ephemeral loopback port with generous defaults.
+pub fn config(tag: &str, edge: &Path, origin: &Path) -> StackConfig {
+    let settings = PoolSettings {
+        concurrency_limit: 4,
+        idle_timeout: Duration::from_secs(600),
+        max_lifetime: Duration::from_secs(3600),
+        per_environment_concurrency: 1,
+    };
+    StackConfig {
+        bind: std::net::Ipv4Addr::LOCALHOST.into(),
+        port: 0,
+        edge: function("edge-fn", edge, Duration::from_secs(5), true),
+        edge_pool: settings.clone(),
+        origin: function("alb-fn", origin, Duration::from_secs(5), false),
+        origin_pool: settings,
+        alb: AlbOptions::default(),
+        persisted_header: "custom_header".into(),
+        run_dir: run_dir(tag),
+        origin_read_timeout: Duration::from_secs(30),
+    }
+}
+
+/// One HTTP answer, read whole.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The persisted value alb-fn copies back (`x-persist-value`).
+    pub fn persisted(&self) -> String {
+        self.header("x-persist-value")
+            .unwrap_or_else(|| panic!("no x-persist-value in {self:?}"))
+            .to_owned()
+    }
+
+    /// The edge environment id alb-fn copies back (`x-persist-edge-env`).
+    pub fn edge_env(&self) -> String {
+        self.header("x-persist-edge-env")
+            .unwrap_or_else(|| panic!("no x-persist-edge-env in {self:?}"))
+            .to_owned()
+    }
+}
+
+/// A running stack and a loopback client.
+pub struct TestStack {
+    pub stack: Stack,
+    pub run_dir: PathBuf,
+    pub client: reqwest::Client,
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap_or_else(|e| panic!("reqwest client: {e}"))
+}
+
+impl TestStack {
+    pub async fn start(config: StackConfig) -> Self {
+        let run_dir = config.run_dir.clone();
+        let stack = Stack::start(config)
+            .await
+            .unwrap_or_else(|e| panic!("starting the stack: {e}"));
+        Self {
+            stack,
+            run_dir,
+            client: client(),
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Answer {
+        self.get_with(path, &[]).await
+    }
+
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Answer {
+        fetch(
+            &self.client,
+            &format!("{}{path}", self.stack.url()),
+            headers,
+        )
+        .await
+    }
+
+    /// `GET /status` of the control endpoint.
+    pub async fn status(&self) -> serde_json::Value {
+        let url = format!("http://{}/status", self.stack.control);
+        let resp = self
+            .client
+            .get(url)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("control /status: {e}"));
+        serde_json::from_str(&resp.text().await.unwrap_or_default())
+            .unwrap_or_else(|e| panic!("control /status is not JSON: {e}"))
+    }
+
+    /// `POST /recycle` of the control endpoint.
+    pub async fn recycle(&self, function: Option<&str>) -> serde_json::Value {
+        let query = function
+            .map(|f| format!("?function={f}"))
+            .unwrap_or_default();
+        let url = format!("http://{}/recycle{query}", self.stack.control);
+        let resp = self
+            .client
+            .post(url)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("control /recycle: {e}"));
+        serde_json::from_str(&resp.text().await.unwrap_or_default())
+            .unwrap_or_else(|e| panic!("control /recycle is not JSON: {e}"))
+    }
+
+    /// Each log stream of `group` as (stream file, content), oldest first.
+    pub async fn logs(&self, group: &str) -> Vec<(PathBuf, String)> {
+        // Platform lines are written by a task: give it a moment after the last answer.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        read_logs(&self.stack.logs_root, group)
+    }
+
+    pub async fn stop(self) {
+        self.stack.shutdown().await;
+        let _ = std::fs::remove_dir_all(&self.run_dir);
+    }
+}
+
+pub async fn fetch(client: &reqwest::Client, url: &str, headers: &[(&str, &str)]) -> Answer {
+    let mut req = client.get(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = req
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = resp
+        .text()
+        .await
+        .unwrap_or_else(|e| panic!("reading {url}: {e}"));
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+pub fn read_logs(logs_root: &Path, group: &str) -> Vec<(PathBuf, String)> {
+    edge_stack::logs::streams(logs_root, group)
+        .unwrap_or_else(|e| panic!("listing log group {group}: {e}"))
+        .into_iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(&p)
+                .unwrap_or_else(|e| panic!("reading {}: {e}", p.display()));
+            (p, text)
+        })
+        .collect()
+}
+
+/// A log line without its leading timestamp.
+pub fn message(line: &str) -> &str {
+    line.split_once(' ').map_or(line, |(_, m)| m)
+}
+
+/// Whether a JSON log line holds `key: value` at any depth (alb-fn's tracing fields nest).
+pub fn has_field(line: &str, key: &str, value: &str) -> bool {
+    fn walk(v: &serde_json::Value, key: &str, value: &str) -> bool {
+        match v {
+            serde_json::Value::Object(map) => map
+                .iter()
+                .any(|(k, v)| (k == key && v == value) || walk(v, key, value)),
+            serde_json::Value::Array(items) => items.iter().any(|v| walk(v, key, value)),
+            _ => false,
+        }
+    }
+    serde_json::from_str::<serde_json::Value>(line).is_ok_and(|v| walk(&v, key, value))
+}

@@ -1,0 +1,273 @@
+//! What CloudFront and the ALB answer when a function misbehaves. The misbehaving function is
+//! the test-only `fault-fn` (tests/src/bin/fault-fn.rs); the shipped functions have no faults.
+
+use std::time::Duration;
+
+use edge_persist_tests::stack::{TestStack, bins, config};
+
+/// Edge = fault-fn, origin = the real alb-fn.
+async fn faulty_edge(tag: &str) -> TestStack {
+    let b = bins();
+    let mut cfg = config(tag, &b.fault_fn, &b.alb_fn);
+    cfg.edge.timeout = Duration::from_secs(2);
+    TestStack::start(cfg).await
+}
+
+/// Edge = the real edge-fn, origin = fault-fn.
+async fn faulty_origin(tag: &str) -> TestStack {
+    let b = bins();
+    let mut cfg = config(tag, &b.edge_fn, &b.fault_fn);
+    cfg.origin.timeout = Duration::from_secs(1);
+    TestStack::start(cfg).await
+}
+
+fn redact_request_id(page: &str) -> String {
+    page.lines()
+        .map(|l| {
+            if l.starts_with("Request ID: ") {
+                "Request ID: [id]"
+            } else {
+                l
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edge_results_that_break_cloudfront_rules_get_502() {
+    let stack = faulty_edge("rules").await;
+    let mut records = stack.stack.subscribe();
+    let disallowed = stack.get("/edge/disallowed").await;
+    assert_eq!(disallowed.status, 502);
+    assert_eq!(disallowed.header("x-cache"), Some("Error from cloudfront"));
+    assert_eq!(disallowed.header("content-type"), Some("text/html"));
+    assert!(
+        disallowed
+            .body
+            .contains(disallowed.header("x-amz-cf-id").unwrap_or("missing")),
+        "the page names the request id"
+    );
+    insta::assert_snapshot!(
+        "cloudfront-502-disallowed-header",
+        redact_request_id(&disallowed.body)
+    );
+    assert_eq!(
+        records.recv().await.map(|r| r.result).ok(),
+        Some("LambdaValidationError")
+    );
+
+    let read_only = stack.get("/edge/readonly").await;
+    assert_eq!(read_only.status, 502);
+    assert!(read_only.body.contains("read-only"), "{}", read_only.body);
+
+    // The same function passes when it keeps to the rules.
+    let fine = stack.get("/ok").await;
+    assert_eq!(fine.status, 200, "{fine:?}");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edge_errors_crashes_and_timeouts_get_503_and_a_crash_costs_the_environment() {
+    let stack = faulty_edge("crash").await;
+    let mut records = stack.stack.subscribe();
+
+    let warm = stack.get("/ok").await;
+    assert_eq!(warm.status, 200);
+    let first = records
+        .recv()
+        .await
+        .unwrap_or_else(|e| panic!("no record: {e}"));
+    let first_env = first.edge_environment.clone().unwrap_or_default();
+
+    // A handled function error keeps the environment (as Lambda does).
+    let error = stack.get("/edge/error").await;
+    assert_eq!(error.status, 503);
+    assert!(error.body.contains("FaultError"), "{}", error.body);
+    let errored = records
+        .recv()
+        .await
+        .unwrap_or_else(|e| panic!("no record: {e}"));
+    assert_eq!(
+        (errored.result, errored.edge_environment.as_deref()),
+        ("LambdaExecutionError", Some(first_env.as_str()))
+    );
+
+    let status = stack.status().await;
+    let pid = status["functions"]["edge-fn"][0]["pid"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no pid: {status}"));
+    let crash = stack.get("/edge/crash").await;
+    assert_eq!(crash.status, 503);
+    assert!(
+        crash.body.contains("Runtime exited") || crash.body.contains("runtime exited"),
+        "{}",
+        crash.body
+    );
+    records
+        .recv()
+        .await
+        .unwrap_or_else(|e| panic!("no record: {e}"));
+
+    let next = stack.get("/ok").await;
+    assert_eq!(next.status, 200, "{next:?}");
+    let fresh = records
+        .recv()
+        .await
+        .unwrap_or_else(|e| panic!("no record: {e}"));
+    assert_eq!(
+        fresh.edge_cold,
+        Some(true),
+        "a fresh environment serves the request after the crash"
+    );
+    assert_ne!(fresh.edge_environment.as_deref(), Some(first_env.as_str()));
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists() || is_zombie(pid),
+        "crashed process {pid} is gone"
+    );
+
+    let hang = stack.get("/edge/hang").await;
+    assert_eq!(hang.status, 503, "an edge timeout is an execution error");
+    let logs = stack.logs("/aws/lambda/us-east-1.edge-fn").await;
+    let all: String = logs.iter().map(|(_, t)| t.as_str()).collect();
+    assert!(all.contains("Task timed out after 2.00 seconds"), "{all}");
+    assert!(all.contains("Runtime.ExitError"), "{all}");
+    stack.stop().await;
+}
+
+fn is_zombie(pid: u64) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| s.contains(") Z "))
+        .unwrap_or(true)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_above_the_concurrency_limit_are_throttled() {
+    let b = bins();
+    let mut cfg = config("throttle", &b.fault_fn, &b.alb_fn);
+    cfg.edge_pool.concurrency_limit = 2;
+    let stack = TestStack::start(cfg).await;
+    let (a, b2, c) = tokio::join!(
+        stack.get("/edge/sleep-1500"),
+        stack.get("/edge/sleep-1500"),
+        stack.get("/edge/sleep-1500")
+    );
+    let mut statuses = [a.status, b2.status, c.status];
+    statuses.sort_unstable();
+    assert_eq!(
+        statuses,
+        [200, 200, 503],
+        "two environments serve, the third request is throttled"
+    );
+    let throttled = [a, b2, c]
+        .into_iter()
+        .find(|x| x.status == 503)
+        .map(|x| x.body)
+        .unwrap_or_default();
+    assert!(throttled.contains("throttled"), "{throttled}");
+    // Once they are free, the same two environments serve again: no third one was made.
+    let again = stack.get("/ok").await;
+    assert_eq!(again.status, 200);
+    let status = stack.status().await;
+    assert_eq!(
+        status["functions"]["edge-fn"].as_array().map(Vec::len),
+        Some(2),
+        "{status}"
+    );
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edge_function_can_answer_itself() {
+    let stack = faulty_edge("generated").await;
+    let generated = stack.get("/edge/generated").await;
+    assert_eq!(
+        (generated.status, generated.body.as_str()),
+        (201, "generated at the edge")
+    );
+    assert_eq!(
+        generated.header("x-cache"),
+        Some("LambdaGeneratedResponse from cloudfront")
+    );
+    assert_eq!(generated.header("content-type"), Some("text/plain"));
+    assert!(
+        generated.header("x-persist-value").is_none(),
+        "the origin was not called"
+    );
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alb_answers_502_for_invalid_or_oversized_responses_and_504_on_timeout() {
+    let stack = faulty_origin("alb").await;
+    let ok = stack.get("/fine").await;
+    assert_eq!((ok.status, ok.body.as_str()), (200, "ok"));
+    assert!(
+        ok.header("x-seen-custom-header")
+            .is_some_and(edge_persist_tests::is_rfc3339_millis_utc),
+        "the edge value reached the target: {ok:?}"
+    );
+
+    let invalid = stack.get("/alb/invalid").await;
+    assert_eq!(invalid.status, 502);
+    assert_eq!(
+        invalid.header("server"),
+        Some("awselb/2.0"),
+        "the ALB's page, passed through CloudFront"
+    );
+    insta::assert_snapshot!("alb-502", invalid.body);
+
+    assert_eq!(stack.get("/alb/big").await.status, 502);
+    assert_eq!(stack.get("/alb/hang").await.status, 504);
+    assert_eq!(stack.get("/alb/crash").await.status, 502);
+    assert_eq!(
+        stack.get("/fine").await.status,
+        200,
+        "a fresh environment replaces the ones that hung and crashed"
+    );
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_function_that_dies_during_init_or_cannot_start_is_an_execution_error() {
+    let b = bins();
+    // `false` exits at once without ever calling /runtime/invocation/next.
+    let stack = TestStack::start(config(
+        "init-exit",
+        std::path::Path::new("/bin/false"),
+        &b.alb_fn,
+    ))
+    .await;
+    let answer = stack.get("/").await;
+    assert_eq!(answer.status, 503, "{answer:?}");
+    assert!(
+        answer.body.contains("runtime exited during init"),
+        "{}",
+        answer.body
+    );
+    let logs = stack.logs("/aws/lambda/us-east-1.edge-fn").await;
+    assert!(
+        logs.iter()
+            .any(|(_, t)| t.contains("INIT_REPORT") && t.contains("Status: error")),
+        "{logs:#?}"
+    );
+    assert_eq!(
+        stack.status().await["functions"]["edge-fn"]
+            .as_array()
+            .map(Vec::len),
+        Some(0),
+        "the failed environment is gone"
+    );
+    stack.stop().await;
+
+    let missing = TestStack::start(config(
+        "no-binary",
+        std::path::Path::new("/nonexistent/edge-fn"),
+        &b.alb_fn,
+    ))
+    .await;
+    let answer = missing.get("/").await;
+    assert_eq!(answer.status, 503);
+    assert!(answer.body.contains("cannot start"), "{}", answer.body);
+    missing.stop().await;
+}

@@ -97,3 +97,44 @@ fn worker_adds_the_headers_and_module_state_persists_within_an_isolate() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The session store (issue 5) works in workerd too: per-cookie counters in the isolate's memory.
+#[test]
+fn sessions_are_counted_per_cookie_within_an_isolate() {
+    let seen: Arc<Mutex<Vec<Request>>> = Arc::default();
+    let record = Arc::clone(&seen);
+    let origin = Server::start(move |req| {
+        record.lock().unwrap().push(req);
+        Response::new(200, "from origin")
+    });
+    let listen = free_addr();
+    let dir = config_dir(listen, origin.addr);
+    let _workerd = start(&dir, listen);
+    let alice = "edge_session=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    let bob = "edge_session=bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+    for cookie in [alice, alice, bob, alice, "edge_session=bad"] {
+        let res = http::send(listen, "GET", "/", &[("cookie", cookie)], b"").unwrap();
+        assert_eq!(res.status, 200, "{res:?}");
+    }
+    let seen = seen.lock().unwrap();
+    let sessions: Vec<(Option<&str>, Option<&str>)> = seen
+        .iter()
+        .map(|r| {
+            (
+                r.header("x-persist-session"),
+                r.header("x-persist-session-hits"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        sessions,
+        [
+            (Some("new"), Some("1")),
+            (Some("known"), Some("2")),
+            (Some("new"), Some("1")),
+            (Some("known"), Some("3")),
+            (None, None),
+        ]
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

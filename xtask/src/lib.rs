@@ -80,10 +80,27 @@ fn lock() -> Result<File, Error> {
     Ok(file)
 }
 
+/// The pinned toolchain with its targets (rust-toolchain.toml). rustup installs a missing target
+/// on first use only when auto-install is on; machines set `RUSTUP_AUTO_INSTALL=0`, where the
+/// wasm32 build would fail on a fresh machine. `rustup toolchain install` reads the file and is a
+/// no-op (tens of ms) once everything is there. Without rustup, cargo's own error speaks.
+fn ensure_toolchain() -> Result<(), Error> {
+    let probe = Command::new("rustup").arg("--version").output();
+    if probe.is_ok_and(|o| o.status.success()) {
+        tools::run(
+            Command::new("rustup")
+                .current_dir(workspace_root())
+                .args(["toolchain", "install"]),
+        )?;
+    }
+    Ok(())
+}
+
 /// cargo build (wasm32, size profile) -> wasm-bindgen (web target) -> wasm-opt -Oz, into `wasm/pkg`.
 /// wasm-opt (binaryen compiled to wasm, run by node) takes seconds, so the package is reused while
 /// the module cargo built is byte-for-byte the same.
 fn build_wasm() -> Result<(), Error> {
+    ensure_toolchain()?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     tools::run(Command::new(cargo).current_dir(workspace_root()).args([
         "build",

@@ -11,7 +11,11 @@ use crate::wasm::{packages, workerd};
 pub struct Workerd(pub Child);
 
 impl Drop for Workerd {
+    /// `node_modules/.bin/workerd` can be npm's JS shim, which runs the native binary as its
+    /// child: killing the shim alone left that child serving the port. Kill the whole group.
     fn drop(&mut self) {
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -66,8 +70,11 @@ const edge :Workerd.Worker = (
 
 /// Start workerd on `dir`'s config and wait until it accepts connections on `listen`.
 pub fn start(dir: &Path, listen: SocketAddr) -> Workerd {
+    use std::os::unix::process::CommandExt;
     let child = Command::new(workerd())
         .args(["serve", "config.capnp"])
+        // Its own process group, so drop can end the shim and the binary it starts together.
+        .process_group(0)
         .current_dir(dir)
         .stdout(Stdio::null())
         .spawn()

@@ -80,3 +80,35 @@ pub fn is_rfc3339_millis_utc(v: &str) -> bool {
         v.len() == 24 && v.ends_with('Z') && v.as_bytes()[10] == b'T' && v.as_bytes()[19] == b'.';
     shape && chrono::DateTime::parse_from_rfc3339(v).is_ok()
 }
+
+/// CloudFront events that are not well formed: each must be an `InvalidEvent` error, never a
+/// panic, and the same error natively and in wasm.
+pub fn malformed_cloudfront_events() -> Vec<Value> {
+    use serde_json::json;
+    let base = fixture("cloudfront-origin-request");
+    let mut two_records = base.clone();
+    let record = two_records["Records"][0].clone();
+    if let Some(records) = two_records["Records"].as_array_mut() {
+        records.push(record);
+    }
+    let mut bad_event_type = base.clone();
+    bad_event_type["Records"][0]["cf"]["config"]["eventType"] = json!("origin-sideways");
+    let mut bad_headers = base.clone();
+    bad_headers["Records"][0]["cf"]["request"]["headers"]["host"] = json!("not-a-list");
+    let mut no_uri = base;
+    if let Some(request) = no_uri["Records"][0]["cf"]["request"].as_object_mut() {
+        request.remove("uri");
+    }
+    vec![
+        json!(null),
+        json!("text"),
+        json!(42),
+        json!({}),
+        json!({"Records": []}),
+        json!({"Records": [{"cf": {}}]}),
+        two_records,
+        bad_event_type,
+        bad_headers,
+        no_uri,
+    ]
+}

@@ -248,23 +248,7 @@ fn cr_lf_and_nul_values_are_refused() {
 
 #[test]
 fn malformed_events_are_errors_not_panics() {
-    let mut two_records = fixture("cloudfront-origin-request");
-    let record = two_records["Records"][0].clone();
-    two_records["Records"].as_array_mut().unwrap().push(record);
-    let mut bad_event_type = fixture("cloudfront-origin-request");
-    bad_event_type["Records"][0]["cf"]["config"]["eventType"] = json!("origin-sideways");
-    let mut bad_headers = fixture("cloudfront-origin-request");
-    bad_headers["Records"][0]["cf"]["request"]["headers"]["host"] = json!("not-a-list");
-    let cases = [
-        json!(null),
-        json!("text"),
-        json!({}),
-        json!({"Records": []}),
-        json!({"Records": [{"cf": {}}]}),
-        two_records,
-        bad_event_type,
-        bad_headers,
-    ];
+    let cases = edge_persist_tests::malformed_cloudfront_events();
     let state = state();
     for event in cases {
         let err = call(&state, event.clone(), t0()).expect_err(&event.to_string());

@@ -58,38 +58,13 @@ fn malformed_events_fail_with_edge_fns_error_type_and_message() {
     use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 
     let base = fixture("cloudfront-origin-request");
-    let mut two_records = base.clone();
-    let record = two_records["Records"][0].clone();
-    two_records["Records"].as_array_mut().unwrap().push(record);
-    let mut bad_event_type = base.clone();
-    bad_event_type["Records"][0]["cf"]["config"]["eventType"] = json!("origin-sideways");
-    let mut bad_headers = base.clone();
-    bad_headers["Records"][0]["cf"]["request"]["headers"]["host"] = json!("not-a-list");
-    let mut no_uri = base.clone();
-    no_uri["Records"][0]["cf"]["request"]
-        .as_object_mut()
-        .unwrap()
-        .remove("uri");
     let mut oversized = base.clone();
     oversized["Records"][0]["cf"]["request"]["headers"]["x-big"] =
         json!([{"key": "X-Big", "value": "v".repeat(20_400)}]);
-    let mut long_url = base.clone();
+    let mut long_url = base;
     long_url["Records"][0]["cf"]["request"]["uri"] = json!(format!("/{}", "a".repeat(8_200)));
-    let cases = [
-        json!(null),
-        json!("text"),
-        json!(42),
-        json!({}),
-        json!({"Records": []}),
-        json!({"Records": [{"cf": {}}]}),
-        two_records,
-        bad_event_type,
-        bad_headers,
-        no_uri,
-        oversized,
-        long_url,
-        fixture("cloudfront-viewer-response"),
-    ];
+    let mut cases = edge_persist_tests::malformed_cloudfront_events();
+    cases.extend([oversized, long_url, fixture("cloudfront-viewer-response")]);
 
     let dir = std::env::temp_dir().join(format!("edge-persist-parity-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -66,3 +66,48 @@ pub fn describe(out: &Output) -> String {
         String::from_utf8_lossy(&out.stderr)
     )
 }
+
+/// wasm-bindgen's version, which the test runner must match exactly.
+pub const WASM_BINDGEN_VERSION: &str = "0.2.130";
+
+/// `wasm-bindgen-test-runner` at exactly [`WASM_BINDGEN_VERSION`], installed once per machine.
+///
+/// It ships only with `wasm-bindgen-cli`, whose `cargo install` takes minutes (and fails with
+/// `--locked` here: the registry lacks one pinned transitive version), so it goes to a cache
+/// outside the checkout (`$XDG_CACHE_HOME` or `~/.cache`, `edge-persist/`) that every clone of
+/// this machine reuses, under a file lock so parallel test processes install it once.
+pub fn wasm_bindgen_test_runner() -> PathBuf {
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(|| xtask::workspace_root().join(".tools"));
+    let root = cache
+        .join("edge-persist")
+        .join(format!("wasm-bindgen-cli-{WASM_BINDGEN_VERSION}"));
+    let runner = root.join("bin").join("wasm-bindgen-test-runner");
+    std::fs::create_dir_all(&root).unwrap_or_else(|e| panic!("creating {}: {e}", root.display()));
+    let lock =
+        std::fs::File::create(root.join(".lock")).unwrap_or_else(|e| panic!("lock file: {e}"));
+    lock.lock()
+        .unwrap_or_else(|e| panic!("locking {}: {e}", root.display()));
+    if !runner.exists() {
+        eprintln!(
+            "installing wasm-bindgen-cli {WASM_BINDGEN_VERSION} into {} (once; takes minutes)",
+            root.display()
+        );
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["install", "--quiet", "wasm-bindgen-cli", "--version"])
+            .arg(format!("={WASM_BINDGEN_VERSION}"))
+            .arg("--root")
+            .arg(&root)
+            .status()
+            .unwrap_or_else(|e| panic!("running cargo install: {e}"));
+        assert!(
+            status.success(),
+            "cargo install wasm-bindgen-cli --version ={WASM_BINDGEN_VERSION} --root {} failed",
+            root.display()
+        );
+    }
+    runner
+}

@@ -84,7 +84,7 @@ fn lock() -> Result<File, Error> {
 /// on first use only when auto-install is on; machines set `RUSTUP_AUTO_INSTALL=0`, where the
 /// wasm32 build would fail on a fresh machine. `rustup toolchain install` reads the file and is a
 /// no-op (tens of ms) once everything is there. Without rustup, cargo's own error speaks.
-fn ensure_toolchain() -> Result<(), Error> {
+pub fn ensure_toolchain() -> Result<(), Error> {
     let probe = Command::new("rustup").arg("--version").output();
     if probe.is_ok_and(|o| o.status.success()) {
         tools::run(

@@ -64,10 +64,12 @@ pub struct Stack {
     state_file: PathBuf,
 }
 
-async fn bind(addr: SocketAddr) -> Result<TcpListener, StackError> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|source| StackError::Bind { addr, source })
+/// Bind `addr` and return the listener with the address it got (port 0: an ephemeral one).
+async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StackError> {
+    let bound = |source| StackError::Bind { addr, source };
+    let listener = TcpListener::bind(addr).await.map_err(bound)?;
+    let local = listener.local_addr().map_err(bound)?;
+    Ok((listener, local))
 }
 
 fn serve(listener: TcpListener, router: Router) -> JoinHandle<()> {
@@ -97,13 +99,7 @@ impl Stack {
             path: logs_root.clone(),
             source,
         })?;
-        let alb_listener = bind(SocketAddr::new(LOOPBACK, 0)).await?;
-        let alb_addr = alb_listener
-            .local_addr()
-            .map_err(|source| StackError::Bind {
-                addr: SocketAddr::new(LOOPBACK, 0),
-                source,
-            })?;
+        let (alb_listener, alb_addr) = bind(SocketAddr::new(LOOPBACK, 0)).await?;
         let origin = Pool::new(
             config.origin.clone(),
             config.origin_pool.clone(),
@@ -138,24 +134,12 @@ impl Stack {
             read_timeout: config.origin_read_timeout,
         });
         let cf_addr = SocketAddr::new(config.bind, config.port);
-        let cf_listener = bind(cf_addr).await?;
-        let cloudfront = cf_listener
-            .local_addr()
-            .map_err(|source| StackError::Bind {
-                addr: cf_addr,
-                source,
-            })?;
+        let (cf_listener, cloudfront) = bind(cf_addr).await?;
         let cf_router = Router::new()
             .fallback(crate::cloudfront::handle)
             .with_state(cf);
 
-        let control_listener = bind(SocketAddr::new(LOOPBACK, 0)).await?;
-        let control = control_listener
-            .local_addr()
-            .map_err(|source| StackError::Bind {
-                addr: SocketAddr::new(LOOPBACK, 0),
-                source,
-            })?;
+        let (control_listener, control) = bind(SocketAddr::new(LOOPBACK, 0)).await?;
         let control_router = crate::control::router(vec![Arc::clone(&edge), Arc::clone(&origin)]);
 
         let servers = vec![

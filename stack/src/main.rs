@@ -1,5 +1,5 @@
 //! `edge-stack`: run the local CloudFront -> Lambda@Edge -> ALB -> Lambda stack, recycle its
-//! environments, read its logs. Each command lives in its own module under `cli/`.
+//! environments, read its logs, probe a URL. Each command lives in its own module under `cli/`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,6 +35,9 @@ enum Command {
     Recycle(cli::recycle::Recycle),
     /// Print a function's log streams (`edge-fn` or `alb-fn`).
     Logs(cli::logs::Logs),
+    /// Request a URL whose origin is alb-fn and report how long each edge environment kept
+    /// its memory.
+    Probe(cli::probe::Probe),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +46,7 @@ fn main() -> ExitCode {
         Command::Up(up) => cli::up::run(*up, &cli.dir),
         Command::Recycle(args) => cli::recycle::run(args, &cli.dir),
         Command::Logs(args) => cli::logs::run(args, &cli.dir),
+        Command::Probe(args) => cli::probe::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,6 +2,7 @@
 
 pub mod console;
 pub mod logs;
+pub mod probe;
 pub mod recycle;
 pub mod up;
 

@@ -168,6 +168,16 @@ async fn report_equals_the_logs_under_forced_recycles_and_has_a_json_snapshot_an
         (12, 3, 3)
     );
     assert_eq!(o.value_changes, 2, "one new value per recycle");
+    // Polite pacing: never two sends closer than 1/rate (100 ms here).
+    for pair in report.observations.windows(2) {
+        let gap = pair[1].sent_ms - pair[0].sent_ms;
+        assert!(
+            gap >= 99.9,
+            "requests {} and {} {gap} ms apart",
+            pair[0].seq,
+            pair[1].seq
+        );
+    }
     let requests: Vec<u64> = report
         .statistics
         .environments

@@ -174,3 +174,79 @@ fn draw_marks(
         .map_err(err)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::report::Settings;
+
+    fn answered(seq: u64, env: &str, start: Start) -> Observation {
+        let mut o = Observation::failed(seq, seq as f64 * 100.0, 5.0, "unused");
+        o.status = Some(200);
+        o.failure = None;
+        o.edge_env = Some(env.to_owned());
+        o.edge_start = Some(start);
+        o
+    }
+
+    fn report(observations: Vec<Observation>) -> Report {
+        let settings = Settings {
+            max_requests: 10,
+            max_duration_ms: 1000,
+            concurrency: 1,
+            rate_per_second: 10.0,
+            timeout_ms: 1000,
+            cookie_jar: false,
+            user_agent: "test".into(),
+        };
+        Report::new(
+            "https://example.com/?a=1&b=<2>",
+            "2026-11-27T10:00:00.000Z".into(),
+            1000.0,
+            false,
+            settings,
+            observations,
+        )
+    }
+
+    #[test]
+    fn one_lane_per_environment_plus_one_for_requests_without_one_and_marks_apart() {
+        let r = report(vec![
+            answered(0, "aaaaaaaaaaaa", Start::Cold),
+            answered(1, "aaaaaaaaaaaa", Start::Warm),
+            answered(2, "bbbbbbbbbbbb", Start::Cold),
+            Observation::failed(3, 300.0, 1000.0, "timeout"),
+        ]);
+        let svg = svg(&r).unwrap();
+        let doc = roxmltree::Document::parse(&svg).unwrap();
+        let texts: Vec<&str> = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("text"))
+            .filter_map(|n| n.text())
+            .map(str::trim)
+            .collect();
+        let lanes: Vec<&&str> = texts
+            .iter()
+            .filter(|t| t.starts_with("edge ") || **t == NO_ENVIRONMENT_LANE)
+            .collect();
+        assert_eq!(
+            lanes,
+            [&"edge 1 aaaaaaaa", &"edge 2 bbbbbbbb", &NO_ENVIRONMENT_LANE]
+        );
+        let radii: Vec<&str> = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("circle"))
+            .filter_map(|n| n.attribute("r"))
+            .collect();
+        // Both panels: one warm (small) and two cold (big) marks each; the error is a cross.
+        assert_eq!(radii.iter().filter(|r| **r == "3").count(), 2, "{radii:?}");
+        assert_eq!(radii.iter().filter(|r| **r == "6").count(), 4, "{radii:?}");
+        assert_eq!(radii.len(), 6);
+    }
+
+    #[test]
+    fn nothing_observed_still_draws() {
+        let svg = svg(&report(Vec::new())).unwrap();
+        assert!(roxmltree::Document::parse(&svg).is_ok());
+    }
+}

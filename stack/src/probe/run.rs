@@ -26,6 +26,8 @@ pub const MAX_CONCURRENCY: usize = 32;
 pub const MAX_REMOTE_RATE: f64 = 20.0;
 /// Rate cap on loopback (the local stack).
 pub const MAX_LOCAL_RATE: f64 = 1000.0;
+/// Slowest rate: one request every 1,000 s.
+pub const MIN_RATE: f64 = 0.001;
 /// Requests when neither a count nor a duration is given.
 pub const DEFAULT_REQUESTS: u64 = 100;
 
@@ -83,9 +85,9 @@ impl Plan {
         } else {
             MAX_REMOTE_RATE
         };
-        if !(ask.rate > 0.0 && ask.rate <= max_rate) {
+        if !(MIN_RATE..=max_rate).contains(&ask.rate) {
             return limit(format!(
-                "--rate {} is outside (0, {max_rate}] requests/s{}",
+                "--rate {} is outside [{MIN_RATE}, {max_rate}] requests/s{}",
                 ask.rate,
                 if local {
                     ""
@@ -158,6 +160,9 @@ pub struct Outcome {
 
 /// Run `plan` until its limits or until `stop` resolves (then requests in flight are dropped
 /// and the report covers what was answered). Each observation also goes to `seen` as it comes.
+///
+/// Pacing: a request is sent no earlier than one gap (1/rate) after the one before, counted
+/// from when that one was actually sent, so a stall (all C in flight) never turns into a burst.
 pub async fn run(
     plan: &Plan,
     client: reqwest::Client,
@@ -173,10 +178,10 @@ pub async fn run(
     let mut observations = Vec::new();
     let mut tasks = tokio::task::JoinSet::new();
     let mut sent = 0u64;
+    let mut next = start;
     tokio::pin!(stop);
     let mut interrupted = false;
     loop {
-        let next = start + gap.mul_f64(sent as f64);
         let can_send = sent < plan.max_requests && next < deadline;
         if !can_send && tasks.is_empty() && rx.is_empty() {
             break;
@@ -194,9 +199,11 @@ pub async fn run(
             Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
             permit = wait_then_acquire(next, &permits), if can_send => {
                 let Ok(permit) = permit else { break };
+                let now = Instant::now();
+                next = now + gap;
                 let (client, url, tx, seq) = (client.clone(), plan.url.clone(), tx.clone(), sent);
                 tasks.spawn(async move {
-                    let o = request(&client, url, seq, start).await;
+                    let o = request(&client, url, seq, start, now).await;
                     drop(permit);
                     let _ = tx.send(o);
                 });
@@ -226,13 +233,14 @@ async fn wait_then_acquire(
     Arc::clone(permits).acquire_owned().await
 }
 
+/// One request, dispatched at `sent`.
 async fn request(
     client: &reqwest::Client,
     url: reqwest::Url,
     seq: u64,
     start: Instant,
+    sent: Instant,
 ) -> Observation {
-    let sent = Instant::now();
     let sent_ms = ms(sent - start);
     let result = async {
         let resp = client.get(url).send().await?;
@@ -301,6 +309,20 @@ mod tests {
             (
                 Ask {
                     rate: 0.0,
+                    ..ask(remote)
+                },
+                "--rate",
+            ),
+            (
+                Ask {
+                    rate: f64::NAN,
+                    ..ask(remote)
+                },
+                "--rate",
+            ),
+            (
+                Ask {
+                    rate: 1e-300,
                     ..ask(remote)
                 },
                 "--rate",

@@ -9,23 +9,19 @@ use aws_lambda_events::alb::{AlbTargetGroupRequest, AlbTargetGroupResponse};
 use aws_lambda_events::encodings::Body;
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use edge_persist_core::{Config, ConfigError, Environment, format_time, id_from_bytes, token};
+use edge_persist_core::echo::ORIGIN_ENVIRONMENT_HEADER;
+use edge_persist_core::{
+    Config, ConfigError, Echoed, Environment, format_time, id_from_bytes, token,
+};
 use http::header::{CONTENT_TYPE, SET_COOKIE};
 use http::{HeaderMap, HeaderValue};
 use lambda_runtime::{BoxFuture, Error, SnapStartResource};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::{Value, json};
 
-/// Response header carrying the edge's persisted value.
-pub const PERSISTED_RESPONSE_HEADER: &str = "x-persist-value";
-/// Response header carrying the edge environment id.
-pub const EDGE_ENV_RESPONSE_HEADER: &str = "x-persist-edge-env";
 /// Cookie attributes of the session cookie alb-fn issues: not readable by scripts, HTTPS only,
 /// sent on top-level navigation from other sites but not on their subrequests.
 pub const SESSION_COOKIE_ATTRIBUTES: &str = "Path=/; HttpOnly; Secure; SameSite=Lax";
-
-/// Response header carrying this (origin) function's environment id.
-pub const ORIGIN_ENV_RESPONSE_HEADER: &str = "x-persist-origin-env";
 
 /// One execution environment of the origin function.
 #[derive(Debug)]
@@ -191,19 +187,12 @@ pub fn handle_at(
     let mut out = HeaderMap::new();
     out.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     // Values came in as valid header values; from_str re-checks rather than trusts.
-    let copies = [
-        (PERSISTED_RESPONSE_HEADER, persisted.as_deref()),
-        (
-            EDGE_ENV_RESPONSE_HEADER,
-            edge.get("environment_id").map(String::as_str),
-        ),
-        (
-            ORIGIN_ENV_RESPONSE_HEADER,
-            Some(origin.environment_id.as_str()),
-        ),
-    ];
-    for (name, value) in copies {
-        if let Some(v) = value.and_then(|v| HeaderValue::from_str(v).ok()) {
+    let echoed = Echoed::ALL
+        .into_iter()
+        .filter_map(|e| Some((e.response_header(), first(e.request_header(c))?)));
+    let own = (ORIGIN_ENVIRONMENT_HEADER, origin.environment_id.clone());
+    for (name, value) in echoed.chain([own]) {
+        if let Ok(v) = HeaderValue::from_str(&value) {
             out.insert(name, v);
         }
     }

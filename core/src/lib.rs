@@ -6,6 +6,7 @@
 
 pub mod cloudfront;
 pub mod config;
+pub mod echo;
 pub mod edge;
 pub mod environment;
 pub mod headers;
@@ -15,6 +16,7 @@ pub mod session;
 pub mod token;
 
 pub use config::{Config, ConfigError, SessionConfig};
+pub use echo::Echoed;
 pub use edge::{EdgeError, EdgeFunction, Handled, Init, InitError};
 pub use environment::{Environment, Invocation, format_time, id_from_bytes};
 pub use inject::Injector;

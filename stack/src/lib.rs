@@ -8,6 +8,7 @@ pub mod control;
 pub mod environment;
 pub mod logs;
 pub mod pool;
+pub mod probe;
 pub mod runtime_api;
 pub mod stack;
 

@@ -3,6 +3,7 @@
 use alb_fn::{AlbState, handle_at};
 use chrono::{DateTime, TimeZone, Utc};
 use edge_persist_core::Config;
+use edge_persist_core::echo::{Echoed, ORIGIN_ENVIRONMENT_HEADER};
 use edge_persist_tests::{fixture, fixtures};
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use serde_json::{Value, json};
@@ -58,6 +59,35 @@ fn snapshot_per_alb_fixture_text_and_json() {
         insta::with_settings!({prepend_module_to_snapshot => false}, {
             insta::assert_json_snapshot!(stem.as_str(), json!({"text": text, "json": json_answer}));
         });
+    }
+}
+
+#[test]
+fn every_echoed_edge_header_comes_back_under_its_response_name() {
+    let config = Config::default();
+    let mut event = fixture("alb-request-headers-only");
+    let mut expected = Vec::new();
+    for (i, echoed) in Echoed::ALL.iter().enumerate() {
+        let value = format!("value-{i}");
+        event["headers"][echoed.request_header(&config)] = json!(value);
+        expected.push((echoed.response_header(), value));
+    }
+    let resp = call(event).unwrap();
+    for (name, value) in expected {
+        assert_eq!(resp["headers"][name], value, "{name}");
+    }
+    assert_eq!(resp["headers"][ORIGIN_ENVIRONMENT_HEADER], "origin-env");
+}
+
+#[test]
+fn an_edge_header_that_did_not_come_is_not_echoed() {
+    let resp = call(fixture("alb-request-headers-only")).unwrap();
+    for echoed in Echoed::ALL {
+        assert!(
+            resp["headers"].get(echoed.response_header()).is_none(),
+            "{} in {resp}",
+            echoed.response_header()
+        );
     }
 }
 

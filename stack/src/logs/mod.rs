@@ -16,8 +16,10 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::sync::{mpsc, oneshot};
 
 pub mod format;
+pub mod tail;
 
 pub use format::{LogFormat, Report, ms, report_line};
+pub use tail::tail;
 
 /// The Region the local stack pretends to run in (the edge function's group carries it).
 pub const REGION: &str = "us-east-1";

@@ -137,7 +137,26 @@ impl Pool {
     }
 
     /// Invoke the function once with `payload` (synchronous invocation, as CloudFront and ALB do).
-    pub async fn invoke(&self, payload: Bytes) -> Result<Outcome, PoolError> {
+    ///
+    /// The invocation runs in a task of its own, detached from the caller: a caller that goes
+    /// away (its client hung up, CloudFront gave up on the origin) does not stop it, as in Lambda
+    /// an invocation runs to its end once started. The environment stays busy until the function
+    /// answers, END and REPORT are written, and a cold start in progress completes.
+    pub async fn invoke(self: &Arc<Self>, payload: Bytes) -> Result<Outcome, PoolError> {
+        let pool = Arc::clone(self);
+        let task = tokio::spawn(async move { pool.invoke_to_end(payload).await });
+        match task.await {
+            Ok(result) => result,
+            // The task panicked or the runtime is shutting down: an invocation with no answer.
+            Err(e) => Err(PoolError::Invoke {
+                environment_id: String::new(),
+                cold: false,
+                failure: InvokeFailure::Exited(format!("invocation task ended: {e}")),
+            }),
+        }
+    }
+
+    async fn invoke_to_end(&self, payload: Bytes) -> Result<Outcome, PoolError> {
         let (env, cold) = self.acquire().await?;
         let request_id = self.request_id();
         let result = env.invoke(&request_id, payload, self.spec.timeout).await;

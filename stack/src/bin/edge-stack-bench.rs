@@ -126,7 +126,10 @@ async fn warm(client: &reqwest::Client, url: &str, n: usize) -> Result<Warm, req
 }
 
 /// Warm invocations straight through a pool: the Runtime API round trip alone.
-async fn invoke_only(pool: &Pool, n: usize) -> Result<f64, Box<dyn std::error::Error>> {
+async fn invoke_only(
+    pool: &std::sync::Arc<Pool>,
+    n: usize,
+) -> Result<f64, Box<dyn std::error::Error>> {
     let mut lat = Vec::with_capacity(n);
     for _ in 0..n {
         let t = Instant::now();

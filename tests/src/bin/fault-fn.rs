@@ -7,7 +7,9 @@
 //!   `/edge/generated` answers itself, `/edge/sleep-<ms>` waits first; anything else passes the
 //!   request through with `x-fault-edge-env` set to this environment's id.
 //! - ALB target: `/alb/invalid` returns a non-response, `/alb/big` a response over 1 MB,
-//!   `/alb/hang` never answers, `/alb/crash` exits; anything else answers 200 `ok`.
+//!   `/alb/hang` never answers, `/alb/crash` exits, `/alb/sleep-<ms>` waits first; anything else
+//!   answers 200 `ok`.
+//! - init: `FAULT_INIT_SLEEP_MS` (a function environment variable) makes Init take that long.
 
 use std::time::Duration;
 
@@ -20,6 +22,12 @@ async fn main() -> Result<(), Error> {
     getrandom::fill(&mut raw)?;
     let id: String = raw.iter().map(|b| format!("{b:02x}")).collect();
     println!("fault-fn init {id}");
+    if let Some(ms) = std::env::var("FAULT_INIT_SLEEP_MS")
+        .ok()
+        .and_then(|ms| ms.parse().ok())
+    {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
     let id: &'static str = Box::leak(id.into_boxed_str());
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         handle(event.payload, id)
@@ -78,7 +86,14 @@ async fn target(event: Value, id: &str) -> Result<Value, Diagnostic> {
         "/alb/hang" => hang().await,
         "/alb/invalid" => return Ok(json!({"hello": "not an ALB response"})),
         "/alb/big" => return Ok(json!({"statusCode": 200, "body": "x".repeat(1024 * 1024 + 1)})),
-        _ => {}
+        other => {
+            if let Some(ms) = other
+                .strip_prefix("/alb/sleep-")
+                .and_then(|ms| ms.parse().ok())
+            {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+            }
+        }
     }
     let seen = event["headers"]["custom_header"]
         .as_str()

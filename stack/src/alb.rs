@@ -279,6 +279,7 @@ pub async fn handle(
     let payload = Bytes::from(event.to_string());
     match alb.target.invoke(payload).await {
         Ok(outcome) => convert_response(&outcome.served.payload, alb.options).unwrap_or_else(|e| {
+            let e = crate::logs::sanitize(&e.to_string()).into_owned();
             tracing::warn!(error = %e, environment = %outcome.environment_id, "502 from the ALB");
             error_page(StatusCode::BAD_GATEWAY)
         }),
@@ -288,6 +289,7 @@ pub async fn handle(
             ..
         }) => error_page(StatusCode::GATEWAY_TIMEOUT),
         Err(e) => {
+            let e = crate::logs::sanitize(&e.to_string()).into_owned();
             tracing::warn!(error = %e, "502 from the ALB (LambdaUnhandled)");
             error_page(StatusCode::BAD_GATEWAY)
         }

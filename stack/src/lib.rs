@@ -9,6 +9,7 @@ pub mod environment;
 pub mod logs;
 pub mod pool;
 pub mod runtime_api;
+pub mod serve;
 pub mod stack;
 
 pub use alb::AlbOptions;

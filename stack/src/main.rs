@@ -268,8 +268,10 @@ async fn serve(config: StackConfig) -> Result<()> {
                         Some(false) => "warm",
                         None => "-",
                     };
+                    // The record's text fields are sanitized by the stack: one line each.
+                    let detail = r.detail.map(|d| format!(" ({d})")).unwrap_or_default();
                     println!(
-                        "{} {} {} {} {header}={} edge-stream={env} {temp} {:.1} ms",
+                        "{} {} {} {} {header}={} edge-stream={env} {temp} {:.1} ms{detail}",
                         r.status,
                         r.method,
                         r.uri,

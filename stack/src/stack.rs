@@ -73,21 +73,7 @@ async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StackError>
 }
 
 fn serve(listener: TcpListener, router: Router) -> JoinHandle<()> {
-    use axum::serve::ListenerExt;
-    // Small request/response exchanges: Nagle's algorithm would only add delay.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        {
-            tracing::warn!(error = %e, "listener stopped");
-        }
-    })
+    crate::serve::serve(listener, router, crate::serve::ListenerLimits::PUBLIC)
 }
 
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);

@@ -49,6 +49,8 @@ pub struct RequestRecord {
     pub persisted: Option<String>,
     pub edge_environment: Option<String>,
     pub edge_cold: Option<bool>,
+    /// Why the request failed, for the operator (never on the viewer's error page).
+    pub detail: Option<String>,
     pub elapsed: Duration,
 }
 
@@ -90,11 +92,13 @@ fn html_escape(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// A failure that becomes a CloudFront error page.
+/// A failure that becomes a CloudFront error page. The page says only what kind of failure it
+/// was; the detail (a function's error message, an environment id, a path) goes to the access
+/// log, never to the viewer.
 struct Failure {
     status: StatusCode,
     result: &'static str,
-    message: String,
+    detail: String,
 }
 
 impl Failure {
@@ -102,7 +106,25 @@ impl Failure {
         Self {
             status: StatusCode::BAD_GATEWAY,
             result: "LambdaValidationError",
-            message: format!("The Lambda function result failed validation: {detail}."),
+            detail: detail.to_string(),
+        }
+    }
+
+    /// The viewer's text: fixed per result type.
+    fn page_text(&self) -> &'static str {
+        match (self.result, self.status) {
+            ("LambdaValidationError", _) => "The Lambda function result failed validation.",
+            ("LambdaLimitExceeded", _) => {
+                "The Lambda function associated with the CloudFront distribution was throttled."
+            }
+            ("LambdaExecutionError", _) => {
+                "The Lambda function associated with the CloudFront distribution failed."
+            }
+            (_, StatusCode::GATEWAY_TIMEOUT) => {
+                "CloudFront attempted to establish a connection with the origin, but either the attempt failed or the origin closed the connection."
+            }
+            (_, StatusCode::PAYLOAD_TOO_LARGE) => "The request body is too large.",
+            _ => "CloudFront wasn't able to connect to the origin.",
         }
     }
 }
@@ -112,16 +134,12 @@ fn pool_failure(err: &PoolError) -> Failure {
         PoolError::Throttled { .. } => Failure {
             status: StatusCode::SERVICE_UNAVAILABLE,
             result: "LambdaLimitExceeded",
-            message:
-                "The Lambda function associated with the CloudFront distribution was throttled."
-                    .into(),
+            detail: err.to_string(),
         },
         other => Failure {
             status: StatusCode::SERVICE_UNAVAILABLE,
             result: "LambdaExecutionError",
-            message: format!(
-                "The Lambda function associated with the CloudFront distribution failed: {other}."
-            ),
+            detail: other.to_string(),
         },
     }
 }
@@ -142,14 +160,22 @@ pub async fn handle(
         persisted: None,
         edge_environment: None,
         edge_cold: None,
+        detail: None,
         elapsed: Duration::ZERO,
     };
-    let mut response = match axum::body::to_bytes(body, MAX_VIEWER_BODY).await {
-        Err(_) => error_page(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "The request body is too large.",
-            &request_id,
-        ),
+    let body = axum::body::to_bytes(body, MAX_VIEWER_BODY)
+        .await
+        .map_err(|e| Failure {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            result: "ClientError",
+            detail: format!("request body: {e}"),
+        });
+    let mut response = match body {
+        Err(f) => {
+            record.result = f.result;
+            record.detail = Some(f.detail.clone());
+            error_page(f.status, f.page_text(), &request_id)
+        }
         Ok(body) => match serve(
             &cf,
             &parts,
@@ -163,7 +189,8 @@ pub async fn handle(
             Ok(resp) => resp,
             Err(f) => {
                 record.result = f.result;
-                error_page(f.status, &f.message, &request_id)
+                record.detail = Some(f.detail.clone());
+                error_page(f.status, f.page_text(), &request_id)
             }
         },
     };
@@ -187,6 +214,14 @@ pub async fn handle(
     }
     record.status = response.status().as_u16();
     record.elapsed = started.elapsed();
+    // Client- and function-controlled text: one line, no terminal escapes.
+    record.uri = crate::logs::sanitize(&record.uri).into_owned();
+    record.persisted = record
+        .persisted
+        .map(|p| crate::logs::sanitize(&p).into_owned());
+    record.detail = record
+        .detail
+        .map(|d| crate::logs::sanitize(&d).into_owned());
     let _ = cf.records.send(record);
     response
 }
@@ -336,18 +371,32 @@ async fn forward(
     if let Ok(v) = HeaderValue::from_str(request_id) {
         out.insert("x-amz-cf-id", v);
     }
-    let origin_error = |status: StatusCode, message: String| Failure {
+    let origin_error = |status: StatusCode, detail: String| Failure {
         status,
         result: "OriginError",
-        message,
+        detail,
     };
-    let resp = cf.client.request(method, &url).headers(out).body(body).timeout(cf.read_timeout).send().await.map_err(|e| {
-        if e.is_timeout() {
-            origin_error(StatusCode::GATEWAY_TIMEOUT, "CloudFront attempted to establish a connection with the origin, but either the attempt failed or the origin closed the connection.".into())
-        } else {
-            origin_error(StatusCode::BAD_GATEWAY, format!("CloudFront wasn't able to connect to the origin: {e}"))
-        }
-    })?;
+    let resp = cf
+        .client
+        .request(method, &url)
+        .headers(out)
+        .body(body)
+        .timeout(cf.read_timeout)
+        .send()
+        .await
+        .map_err(|e| {
+            if e.is_timeout() {
+                origin_error(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    format!("origin read timeout: {e}"),
+                )
+            } else {
+                origin_error(
+                    StatusCode::BAD_GATEWAY,
+                    format!("cannot reach the origin: {e}"),
+                )
+            }
+        })?;
     let status = resp.status();
     let mut headers = resp.headers().clone();
     for h in HOP_BY_HOP.iter().chain(&["content-length"]) {

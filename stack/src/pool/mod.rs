@@ -174,9 +174,22 @@ impl Pool {
     }
 
     async fn invoke_to_end(&self, payload: Bytes) -> Result<Outcome, PoolError> {
-        let (env, cold) = self.acquire().await?;
-        let request_id = self.request_id();
-        let result = env.invoke(&request_id, payload, self.spec.timeout).await;
+        // A warm environment found dead before it took the invocation is discarded and the
+        // invocation goes to another one: it never reached a function. Bounded, so a function
+        // that always dies between invocations still fails.
+        let mut attempts = 0;
+        let (env, cold, result) = loop {
+            attempts += 1;
+            let (env, cold) = self.acquire().await?;
+            let request_id = self.request_id();
+            let result = env
+                .invoke(&request_id, payload.clone(), self.spec.timeout)
+                .await;
+            match result {
+                Err(InvokeFailure::Gone(_)) if attempts < 3 => self.release(&env, true),
+                result => break (env, cold, result),
+            }
+        };
         match result {
             Ok(served) => {
                 self.release(&env, false);

@@ -13,6 +13,7 @@ pub mod inject;
 pub mod metrics;
 pub mod session;
 pub mod token;
+pub mod uri;
 
 pub use config::{Config, ConfigError, SessionConfig};
 pub use edge::{EdgeError, EdgeFunction, Handled, Init, InitError};

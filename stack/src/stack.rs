@@ -46,8 +46,6 @@ pub enum StackError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("cannot build the HTTP client: {0}")]
-    Client(#[from] reqwest::Error),
 }
 
 /// A running stack. Dropping it stops the servers and kills every environment; `shutdown`
@@ -104,15 +102,10 @@ impl Stack {
             logs_root.clone(),
         );
         let (records, _) = broadcast::channel(1024);
-        // Redirects and proxies are the viewer's business, not CloudFront's: pass them through.
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .pool_idle_timeout(Duration::from_secs(5))
-            .build()?;
+        let client = crate::cloudfront::origin_client();
         let cf = Arc::new(CloudFront {
             edge: Arc::clone(&edge),
-            origin_base: format!("http://{alb_addr}"),
+            origin_authority: alb_addr.to_string(),
             origin_port: alb_addr.port(),
             persisted_header: config.persisted_header.clone(),
             client,

@@ -21,8 +21,22 @@ use event::{OriginTarget, cf_request_id, origin_request_event};
 
 pub mod event;
 
+/// The origin leg's HTTP client (hyper's pooled client: it sends the path it is given as it is).
+pub type OriginClient =
+    hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, Body>;
+
+/// A pooled client for the origin leg.
+pub fn origin_client() -> OriginClient {
+    hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(5))
+        .pool_timer(hyper_util::rt::TokioTimer::new())
+        .build_http()
+}
+
 /// Body size CloudFront's emulation reads from a viewer (larger gets 413).
 const MAX_VIEWER_BODY: usize = 10 * 1024 * 1024;
+/// Largest origin response CloudFront's emulation reads (the ALB sends at most 1 MB of body).
+const MAX_ORIGIN_BODY: usize = 16 * 1024 * 1024;
 /// A generated response from an origin-request trigger may be at most 1 MB.
 const MAX_GENERATED_BODY: usize = 1024 * 1024;
 /// Hop-by-hop headers CloudFront does not pass to the function or the origin.
@@ -56,11 +70,11 @@ pub struct RequestRecord {
 
 pub struct CloudFront {
     pub edge: Arc<Pool>,
-    /// `http://127.0.0.1:<port>` of the ALB.
-    pub origin_base: String,
+    /// `127.0.0.1:<port>` of the ALB.
+    pub origin_authority: String,
     pub origin_port: u16,
     pub persisted_header: String,
-    pub client: reqwest::Client,
+    pub client: OriginClient,
     pub records: broadcast::Sender<RequestRecord>,
     /// The custom origin's read timeout (CloudFront's default is 30 s).
     pub read_timeout: Duration,
@@ -315,6 +329,12 @@ fn generated_response(g: GeneratedResponse) -> Result<Response, Failure> {
     let mut resp = Response::new(Body::from(body));
     *resp.status_mut() = status;
     for (name, entries) in g.headers.unwrap_or_default() {
+        // Framing is ours: the body's real length goes on the wire, whatever the function wrote.
+        if name.eq_ignore_ascii_case("content-length")
+            || name.eq_ignore_ascii_case("transfer-encoding")
+        {
+            continue;
+        }
         headers::validate_name(&name).map_err(Failure::validation)?;
         if headers::is_disallowed(&name) {
             return Err(Failure::validation(headers::HeaderError::Disallowed(name)));
@@ -350,7 +370,17 @@ async fn forward(
     } else {
         format!("?{}", req.querystring)
     };
-    let url = format!("{}{}{}", cf.origin_base, req.uri, query);
+    // The origin is always the local ALB, whatever the function wrote: the authority is ours, and
+    // the path goes on the wire exactly as returned (checked to start with `/`).
+    let target = format!("{}{query}", req.uri);
+    let path = axum::http::uri::PathAndQuery::try_from(target.as_str())
+        .map_err(|e| Failure::validation(format!("uri {target:?}: {e}")))?;
+    let url = axum::http::Uri::builder()
+        .scheme("http")
+        .authority(cf.origin_authority.as_str())
+        .path_and_query(path)
+        .build()
+        .map_err(|e| Failure::validation(format!("uri {target:?}: {e}")))?;
     let method = Method::from_bytes(req.method.as_bytes())
         .map_err(|e| Failure::validation(e.to_string()))?;
     let mut out = HeaderMap::new();
@@ -371,43 +401,46 @@ async fn forward(
     if let Ok(v) = HeaderValue::from_str(request_id) {
         out.insert("x-amz-cf-id", v);
     }
+    if let Ok(v) = HeaderValue::from_str(&cf.origin_authority) {
+        out.insert("host", v);
+    }
     let origin_error = |status: StatusCode, detail: String| Failure {
         status,
         result: "OriginError",
         detail,
     };
-    let resp = cf
-        .client
-        .request(method, &url)
-        .headers(out)
-        .body(body)
-        .timeout(cf.read_timeout)
-        .send()
-        .await
-        .map_err(|e| {
-            if e.is_timeout() {
-                origin_error(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    format!("origin read timeout: {e}"),
-                )
-            } else {
-                origin_error(
-                    StatusCode::BAD_GATEWAY,
-                    format!("cannot reach the origin: {e}"),
-                )
-            }
-        })?;
+    let mut request = axum::http::Request::new(Body::from(body));
+    *request.method_mut() = method;
+    *request.uri_mut() = url;
+    *request.headers_mut() = out;
+    let resp = match tokio::time::timeout(cf.read_timeout, cf.client.request(request)).await {
+        Err(_) => {
+            return Err(origin_error(
+                StatusCode::GATEWAY_TIMEOUT,
+                format!("origin read timeout ({:?})", cf.read_timeout),
+            ));
+        }
+        Ok(Err(e)) => {
+            return Err(origin_error(
+                StatusCode::BAD_GATEWAY,
+                format!("cannot reach the origin: {e}"),
+            ));
+        }
+        Ok(Ok(resp)) => resp,
+    };
     let status = resp.status();
     let mut headers = resp.headers().clone();
     for h in HOP_BY_HOP.iter().chain(&["content-length"]) {
         headers.remove(*h);
     }
-    let bytes = resp.bytes().await.map_err(|e| {
-        origin_error(
-            StatusCode::BAD_GATEWAY,
-            format!("the origin response broke off: {e}"),
-        )
-    })?;
+    let bytes = axum::body::to_bytes(Body::new(resp.into_body()), MAX_ORIGIN_BODY)
+        .await
+        .map_err(|e| {
+            origin_error(
+                StatusCode::BAD_GATEWAY,
+                format!("the origin response broke off: {e}"),
+            )
+        })?;
     let mut out = Response::new(Body::from(bytes));
     *out.status_mut() = status;
     *out.headers_mut() = headers;

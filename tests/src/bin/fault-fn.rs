@@ -9,11 +9,13 @@
 //!   over Lambda's 6 MB limit, `/edge/respond-exit` posts its answer itself and exits at once,
 //!   `/edge/child-{answer,hang,crash}` starts a `sleep` child (logging `fault-fn child <pid>`)
 //!   and then answers, hangs or exits, `/edge/error-newline` fails with a newline and an escape
-//!   in its error type; anything else passes the request through with `x-fault-edge-env` set to
+//!   in its error type, `/edge/set-uri` sets `uri` to the viewer's `x-fault-uri` header,
+//!   `/edge/generated-framing` answers with its own `content-length` and `transfer-encoding`;
+//!   anything else passes the request through with `x-fault-edge-env` set to
 //!   this environment's id.
 //! - ALB target: `/alb/invalid` returns a non-response, `/alb/big` a response over 1 MB,
 //!   `/alb/hang` never answers, `/alb/crash` exits, `/alb/sleep-<ms>` waits first; anything else
-//!   answers 200 `ok`.
+//!   answers 200 `ok` with the path it got in `x-fault-path`.
 //! - init: `FAULT_INIT_SLEEP_MS` (a function environment variable) makes Init take that long.
 
 use std::time::Duration;
@@ -100,6 +102,20 @@ async fn edge(event: Value, id: &str, request_id: &str) -> Result<Value, Diagnos
             });
         }
         "noise" => noise(),
+        "set-uri" => {
+            let uri = request["headers"]["x-fault-uri"][0]["value"].clone();
+            request["uri"] = uri;
+        }
+        "generated-framing" => {
+            return Ok(json!({
+                "status": "200",
+                "headers": {
+                    "content-length": header("Content-Length", "999"),
+                    "transfer-encoding": header("Transfer-Encoding", "chunked"),
+                },
+                "body": "framed by the stack",
+            }));
+        }
         "huge" => return Ok(Value::String("h".repeat(6_291_556 + 1))),
         "respond-exit" => respond_and_exit(
             request_id,
@@ -160,7 +176,7 @@ async fn target(event: Value, id: &str) -> Result<Value, Diagnostic> {
     Ok(json!({
         "statusCode": 200,
         "statusDescription": "200 OK",
-        "headers": {"content-type": "text/plain", "x-fault-origin-env": id, "x-seen-custom-header": seen},
+        "headers": {"content-type": "text/plain", "x-fault-origin-env": id, "x-seen-custom-header": seen, "x-fault-path": event["path"]},
         "body": "ok",
         "isBase64Encoded": false,
     }))

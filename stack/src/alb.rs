@@ -32,6 +32,7 @@ pub struct AlbOptions {
 
 pub struct Alb {
     pub target: Arc<Pool>,
+    pub bodies: crate::serve::BodyBudget,
     pub options: AlbOptions,
     pub port: u16,
 }
@@ -265,8 +266,13 @@ pub async fn handle(
     req: Request,
 ) -> Response {
     let (parts, body) = req.into_parts();
-    let Ok(body) = axum::body::to_bytes(body, MAX_LAMBDA_BYTES).await else {
-        return error_page(StatusCode::PAYLOAD_TOO_LARGE);
+    let (body, _held) = match alb
+        .bodies
+        .read(&parts.headers, body, MAX_LAMBDA_BYTES)
+        .await
+    {
+        Ok(read) => read,
+        Err(e) => return error_page(e.status()),
     };
     let event = target_event(
         &alb,

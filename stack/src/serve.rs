@@ -26,6 +26,11 @@ pub struct ListenerLimits {
     pub max_connections: usize,
     /// Keep serving a request whose client closed its sending side (the Runtime API).
     pub half_close: bool,
+    /// A request body must arrive whole within this (408 otherwise).
+    pub body_read: Duration,
+    /// Request body bytes being read or held at once by one listener; a request that would go
+    /// over is refused at once (503) before its body is read.
+    pub body_bytes_in_flight: usize,
 }
 
 impl ListenerLimits {
@@ -34,12 +39,16 @@ impl ListenerLimits {
         header_read: Duration::from_secs(10),
         max_connections: 512,
         half_close: false,
+        body_read: Duration::from_secs(30),
+        body_bytes_in_flight: 64 * 1024 * 1024,
     };
     /// One environment's Runtime API: a runtime keeps one long-poll and posts answers.
     pub const RUNTIME_API: Self = Self {
         header_read: Duration::from_secs(10),
         max_connections: 64,
         half_close: true,
+        body_read: Duration::from_secs(30),
+        body_bytes_in_flight: 64 * 1024 * 1024,
     };
 }
 
@@ -92,4 +101,78 @@ pub fn serve(listener: TcpListener, router: Router, limits: ListenerLimits) -> J
 
 async fn refuse(mut tcp: tokio::net::TcpStream) {
     let _ = tokio::time::timeout(Duration::from_secs(1), tcp.write_all(AT_CAPACITY)).await;
+}
+
+/// Why a request body was not read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyError {
+    /// Declared or found larger than the listener takes: 413.
+    TooLarge,
+    /// Not whole within `body_read`: 408.
+    Timeout,
+    /// The listener holds as many body bytes as it may: 503, at once.
+    AtCapacity,
+}
+
+/// The body bytes one listener may hold at once, and how long a body may take.
+pub struct BodyBudget {
+    bytes: Arc<Semaphore>,
+    limit: usize,
+    deadline: Duration,
+}
+
+impl BodyBudget {
+    pub fn new(limits: ListenerLimits) -> Self {
+        let limit = limits.body_bytes_in_flight.min(Semaphore::MAX_PERMITS);
+        Self {
+            bytes: Arc::new(Semaphore::new(limit)),
+            limit,
+            deadline: limits.body_read,
+        }
+    }
+
+    /// Read a body of at most `max` bytes. The returned permit holds its share of the budget
+    /// (the declared length, or `max` for a body of unknown length) until dropped.
+    pub async fn read(
+        &self,
+        headers: &axum::http::HeaderMap,
+        body: axum::body::Body,
+        max: usize,
+    ) -> Result<(axum::body::Bytes, Option<tokio::sync::OwnedSemaphorePermit>), BodyError> {
+        let declared = headers
+            .get(axum::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let share = match declared {
+            Some(n) if n > max => return Err(BodyError::TooLarge),
+            Some(n) => n,
+            None if headers.contains_key(axum::http::header::TRANSFER_ENCODING) => max,
+            None => 0,
+        };
+        let permit = if share == 0 {
+            None
+        } else {
+            let share = u32::try_from(share.min(self.limit)).map_err(|_| BodyError::TooLarge)?;
+            Some(
+                Arc::clone(&self.bytes)
+                    .try_acquire_many_owned(share)
+                    .map_err(|_| BodyError::AtCapacity)?,
+            )
+        };
+        match tokio::time::timeout(self.deadline, axum::body::to_bytes(body, max)).await {
+            Err(_) => Err(BodyError::Timeout),
+            Ok(Err(_)) => Err(BodyError::TooLarge),
+            Ok(Ok(bytes)) => Ok((bytes, permit)),
+        }
+    }
+}
+
+impl BodyError {
+    pub fn status(self) -> axum::http::StatusCode {
+        match self {
+            Self::TooLarge => axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Timeout => axum::http::StatusCode::REQUEST_TIMEOUT,
+            Self::AtCapacity => axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
 }

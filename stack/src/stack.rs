@@ -14,6 +14,7 @@ use crate::alb::{Alb, AlbOptions};
 use crate::cloudfront::{CloudFront, RequestRecord};
 use crate::environment::FunctionSpec;
 use crate::pool::{Pool, PoolSettings};
+use crate::serve::{BodyBudget, ListenerLimits};
 
 /// Everything a stack is started with.
 #[derive(Debug, Clone)]
@@ -32,6 +33,8 @@ pub struct StackConfig {
     /// Log streams go to `<run_dir>/logs`, the state file to `<run_dir>/stack-<port>.json`.
     pub run_dir: PathBuf,
     pub origin_read_timeout: Duration,
+    /// Limits of the CloudFront and ALB listeners.
+    pub listener: crate::serve::ListenerLimits,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,8 +73,8 @@ async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StackError>
     Ok((listener, local))
 }
 
-fn serve(listener: TcpListener, router: Router) -> JoinHandle<()> {
-    crate::serve::serve(listener, router, crate::serve::ListenerLimits::PUBLIC)
+fn serve(listener: TcpListener, router: Router, limits: ListenerLimits) -> JoinHandle<()> {
+    crate::serve::serve(listener, router, limits)
 }
 
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -91,6 +94,7 @@ impl Stack {
         );
         let alb = Arc::new(Alb {
             target: Arc::clone(&origin),
+            bodies: BodyBudget::new(config.listener),
             options: config.alb,
             port: alb_addr.port(),
         });
@@ -111,6 +115,7 @@ impl Stack {
             client,
             records: records.clone(),
             read_timeout: config.origin_read_timeout,
+            bodies: BodyBudget::new(config.listener),
         });
         let cf_addr = SocketAddr::new(config.bind, config.port);
         let (cf_listener, cloudfront) = bind(cf_addr).await?;
@@ -122,9 +127,9 @@ impl Stack {
         let control_router = crate::control::router(vec![Arc::clone(&edge), Arc::clone(&origin)]);
 
         let servers = vec![
-            serve(alb_listener, alb_router),
-            serve(cf_listener, cf_router),
-            serve(control_listener, control_router),
+            serve(alb_listener, alb_router, config.listener),
+            serve(cf_listener, cf_router, config.listener),
+            serve(control_listener, control_router, ListenerLimits::PUBLIC),
         ];
         let state_file = state_file(&config.run_dir, cloudfront.port());
         let state = serde_json::json!({

@@ -33,8 +33,9 @@ pub fn origin_client() -> OriginClient {
         .build_http()
 }
 
-/// Body size CloudFront's emulation reads from a viewer (larger gets 413).
-const MAX_VIEWER_BODY: usize = 10 * 1024 * 1024;
+/// Body size CloudFront's emulation reads from a viewer (larger gets 413): no more than the one
+/// origin, the ALB, accepts.
+const MAX_VIEWER_BODY: usize = crate::alb::MAX_LAMBDA_BYTES;
 /// Largest origin response CloudFront's emulation reads (the ALB sends at most 1 MB of body).
 const MAX_ORIGIN_BODY: usize = 16 * 1024 * 1024;
 /// A generated response from an origin-request trigger may be at most 1 MB.
@@ -78,6 +79,7 @@ pub struct CloudFront {
     pub records: broadcast::Sender<RequestRecord>,
     /// The custom origin's read timeout (CloudFront's default is 30 s).
     pub read_timeout: Duration,
+    pub bodies: crate::serve::BodyBudget,
 }
 
 /// CloudFront's HTML error page.
@@ -138,6 +140,10 @@ impl Failure {
                 "CloudFront attempted to establish a connection with the origin, but either the attempt failed or the origin closed the connection."
             }
             (_, StatusCode::PAYLOAD_TOO_LARGE) => "The request body is too large.",
+            (_, StatusCode::REQUEST_TIMEOUT) => "The request body did not arrive in time.",
+            ("ClientError", StatusCode::SERVICE_UNAVAILABLE) => {
+                "CloudFront is receiving too many request bodies at once."
+            }
             _ => "CloudFront wasn't able to connect to the origin.",
         }
     }
@@ -177,13 +183,19 @@ pub async fn handle(
         detail: None,
         elapsed: Duration::ZERO,
     };
-    let body = axum::body::to_bytes(body, MAX_VIEWER_BODY)
+    let body = cf
+        .bodies
+        .read(&parts.headers, body, MAX_VIEWER_BODY)
         .await
         .map_err(|e| Failure {
-            status: StatusCode::PAYLOAD_TOO_LARGE,
+            status: e.status(),
             result: "ClientError",
-            detail: format!("request body: {e}"),
+            detail: format!("request body: {e:?}"),
         });
+    let (body, _held) = match body {
+        Ok((body, held)) => (Ok(body), held),
+        Err(f) => (Err(f), None),
+    };
     let mut response = match body {
         Err(f) => {
             record.result = f.result;

@@ -57,6 +57,8 @@ pub struct Stack {
     pub cloudfront: SocketAddr,
     pub alb: SocketAddr,
     pub control: SocketAddr,
+    /// The control endpoint's bearer token (also in the state file).
+    pub control_token: String,
     pub logs_root: PathBuf,
     pub edge: Arc<Pool>,
     pub origin: Arc<Pool>,
@@ -124,7 +126,11 @@ impl Stack {
             .with_state(cf);
 
         let (control_listener, control) = bind(SocketAddr::new(LOOPBACK, 0)).await?;
-        let control_router = crate::control::router(vec![Arc::clone(&edge), Arc::clone(&origin)]);
+        let control_token = crate::environment::random_hex(32);
+        let control_router = crate::control::router(
+            vec![Arc::clone(&edge), Arc::clone(&origin)],
+            control_token.clone(),
+        );
 
         let servers = vec![
             serve(alb_listener, alb_router, config.listener),
@@ -137,17 +143,21 @@ impl Stack {
             "cloudfront": format!("http://{cloudfront}"),
             "alb": format!("http://{alb_addr}"),
             "control": format!("http://{control}"),
+            "token": control_token,
             "logs": logs_root,
             "functions": [config.edge.name, config.origin.name],
         });
-        std::fs::write(&state_file, state.to_string()).map_err(|source| StackError::Io {
-            path: state_file.clone(),
-            source,
+        write_private(&state_file, state.to_string().as_bytes()).map_err(|source| {
+            StackError::Io {
+                path: state_file.clone(),
+                source,
+            }
         })?;
         Ok(Self {
             cloudfront,
             alb: alb_addr,
             control,
+            control_token,
             logs_root,
             edge,
             origin,
@@ -189,4 +199,19 @@ impl Drop for Stack {
 /// Where a stack listening on `port` describes itself.
 pub fn state_file(run_dir: &std::path::Path, port: u16) -> PathBuf {
     run_dir.join(format!("stack-{port}.json"))
+}
+
+/// Write a file only its owner can read (the state file holds the control token).
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    // An existing file keeps its mode through `open`: set it.
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    file.write_all(bytes)
 }

@@ -161,6 +161,7 @@ impl TestStack {
         let resp = self
             .client
             .get(url)
+            .bearer_auth(&self.stack.control_token)
             .send()
             .await
             .unwrap_or_else(|e| panic!("control /status: {e}"));
@@ -177,6 +178,7 @@ impl TestStack {
         let resp = self
             .client
             .post(url)
+            .bearer_auth(&self.stack.control_token)
             .send()
             .await
             .unwrap_or_else(|e| panic!("control /recycle: {e}"));

@@ -84,6 +84,10 @@ pub enum HeaderError {
     KeyNotLowercase(String),
     #[error("header entry key {key:?} is filed under {map_key:?}, another name")]
     KeyMismatch { map_key: String, key: String },
+    #[error(
+        "the returned uri or querystring {0:?} is not a path starting with / (or a query) of URL characters"
+    )]
+    InvalidUri(String),
 }
 
 impl HeaderError {
@@ -99,6 +103,7 @@ impl HeaderError {
             Self::UrlTooLong { .. } => "UrlTooLong",
             Self::KeyNotLowercase(_) => "HeaderKeyNotLowercase",
             Self::KeyMismatch { .. } => "HeaderKeyMismatch",
+            Self::InvalidUri(_) => "InvalidUri",
         }
     }
 }
@@ -253,6 +258,15 @@ pub fn check_returned_request(
                 event: event.as_str(),
             });
         }
+    }
+    // What the viewer sent passes as it is; what the function wrote must be a path (and query).
+    if returned.uri != sent.uri && !crate::uri::valid_uri(&returned.uri) {
+        return Err(HeaderError::InvalidUri(returned.uri.clone()));
+    }
+    if returned.querystring != sent.querystring
+        && !crate::uri::valid_querystring(&returned.querystring)
+    {
+        return Err(HeaderError::InvalidUri(returned.querystring.clone()));
     }
     check_request_limits(returned)
 }

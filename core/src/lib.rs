@@ -14,6 +14,7 @@ pub mod inject;
 pub mod metrics;
 pub mod session;
 pub mod token;
+pub mod uri;
 
 pub use config::{Config, ConfigError, SessionConfig};
 pub use echo::Echoed;

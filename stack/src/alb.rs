@@ -33,6 +33,7 @@ pub struct AlbOptions {
 
 pub struct Alb {
     pub target: Arc<Pool>,
+    pub bodies: crate::serve::BodyBudget,
     pub options: AlbOptions,
     pub port: u16,
 }
@@ -266,8 +267,13 @@ pub async fn handle(
     req: Request,
 ) -> Response {
     let (parts, body) = req.into_parts();
-    let Ok(body) = axum::body::to_bytes(body, MAX_LAMBDA_BYTES).await else {
-        return error_page(StatusCode::PAYLOAD_TOO_LARGE);
+    let (body, _held) = match alb
+        .bodies
+        .read(&parts.headers, body, MAX_LAMBDA_BYTES)
+        .await
+    {
+        Ok(read) => read,
+        Err(e) => return error_page(e.status()),
     };
     let event = target_event(
         &alb,
@@ -280,6 +286,7 @@ pub async fn handle(
     let payload = Bytes::from(event.to_string());
     match alb.target.invoke(payload).await {
         Ok(outcome) => convert_response(&outcome.served.payload, alb.options).unwrap_or_else(|e| {
+            let e = crate::logs::sanitize(&e.to_string()).into_owned();
             tracing::warn!(error = %e, environment = %outcome.environment_id, "502 from the ALB");
             error_page(StatusCode::BAD_GATEWAY)
         }),
@@ -289,6 +296,7 @@ pub async fn handle(
             ..
         }) => error_page(StatusCode::GATEWAY_TIMEOUT),
         Err(e) => {
+            let e = crate::logs::sanitize(&e.to_string()).into_owned();
             tracing::warn!(error = %e, "502 from the ALB (LambdaUnhandled)");
             error_page(StatusCode::BAD_GATEWAY)
         }

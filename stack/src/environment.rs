@@ -17,6 +17,11 @@ use crate::runtime_api::{FunctionError, Invocation, Reply, RuntimeApi};
 /// Lambda's limit on the Init phase.
 pub const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long an answer may still arrive after the runtime exited: a runtime that posts its
+/// response and exits at once has written the whole request before it died, and the Runtime
+/// API's handler only needs to be scheduled to take it.
+const ANSWER_AFTER_EXIT: Duration = Duration::from_millis(500);
+
 /// How to run one function: the program and what Lambda would tell it.
 #[derive(Debug, Clone)]
 pub struct FunctionSpec {
@@ -53,6 +58,10 @@ pub enum InvokeFailure {
     Timeout(Duration),
     #[error("runtime exited: {0}")]
     Exited(String),
+    /// A warm environment whose runtime exited between invocations (it answered, then died):
+    /// the invocation never reached the function, and another environment may take it.
+    #[error("runtime exited before taking the invocation: {0}")]
+    Gone(String),
 }
 
 impl InvokeFailure {
@@ -140,6 +149,8 @@ impl Environment {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
+            // Its own process group, so the function's children die with it (`kill_group`).
+            .process_group(0)
             .kill_on_drop(true);
         if let Some(dir) = spec.program.parent().filter(|d| !d.as_os_str().is_empty()) {
             cmd.env("LAMBDA_TASK_ROOT", dir);
@@ -176,10 +187,13 @@ impl Environment {
             let status = tokio::select! {
                 status = child.wait() => status,
                 _ = kill_rx => {
+                    kill_group(pid);
                     let _ = child.start_kill();
                     child.wait().await
                 }
             };
+            // The function's own children outlive it unless they are killed with its group.
+            kill_group(pid);
             let text = match status {
                 Ok(s) => s.to_string(),
                 Err(e) => format!("wait failed: {e}"),
@@ -254,14 +268,26 @@ impl Environment {
         let dispatched = self.wait_dispatch(dispatched_rx, cold, timeout).await?;
         let init = if cold { self.init_duration() } else { None };
         let mut exited = self.exited.clone();
-        let outcome = tokio::select! {
-            reply = reply_rx => match reply {
-                Ok(Reply::Response(body)) => Ok(body),
-                Ok(Reply::Error(e)) => Err(InvokeFailure::Function(e)),
-                Err(_) => Err(InvokeFailure::Exited("runtime API closed".into())),
+        let mut reply_rx = reply_rx;
+        let answer = |reply: Result<Reply, _>| match reply {
+            Ok(Reply::Response(body)) => Ok(body),
+            Ok(Reply::Error(e)) => Err(InvokeFailure::Function(e)),
+            Err(_) => Err(InvokeFailure::Exited("runtime API closed".into())),
+        };
+        let waited = tokio::select! {
+            // An answer wins over an exit seen at the same time.
+            biased;
+            reply = &mut reply_rx => Ok(answer(reply)),
+            status = exited.wait_for(Option::is_some) => Err(exit_text(status.ok().and_then(|s| s.clone()))),
+            () = tokio::time::sleep_until((dispatched + timeout).into()) => Ok(Err(InvokeFailure::Timeout(timeout))),
+        };
+        let outcome = match waited {
+            Ok(outcome) => outcome,
+            // Posted, then exited: the answer may still be on its way through the API server.
+            Err(status) => match tokio::time::timeout(ANSWER_AFTER_EXIT, &mut reply_rx).await {
+                Ok(reply @ Ok(_)) => answer(reply),
+                _ => Err(InvokeFailure::Exited(status)),
             },
-            status = exited.wait_for(Option::is_some) => Err(InvokeFailure::Exited(exit_text(status.ok().and_then(|s| s.clone())))),
-            () = tokio::time::sleep_until((dispatched + timeout).into()) => Err(InvokeFailure::Timeout(timeout)),
         };
         let duration = dispatched.elapsed();
         match &outcome {
@@ -315,6 +341,8 @@ impl Environment {
         let mut exited = self.exited.clone();
         let mut init_error = self.api.init_error.clone();
         tokio::select! {
+            // Taken, then exited at once: the invocation did reach the function.
+            biased;
             at = dispatched => at.map_err(|_| InvokeFailure::Exited("runtime API closed".into())),
             err = init_error.wait_for(Option::is_some) => {
                 let e = err.ok().and_then(|e| e.clone()).unwrap_or_else(|| FunctionError { error_type: "Runtime.Unknown".into(), error_message: String::new() });
@@ -324,7 +352,7 @@ impl Environment {
             status = exited.wait_for(Option::is_some) => {
                 let text = exit_text(status.ok().and_then(|s| s.clone()));
                 if !cold {
-                    return Err(InvokeFailure::Exited(text));
+                    return Err(InvokeFailure::Gone(text));
                 }
                 self.log.platform(format!("INIT_REPORT Init Duration: {} ms\tPhase: init\tStatus: error\tError Type: Runtime.ExitError ({text})", logs::ms(self.spawned.elapsed())));
                 Err(InvokeFailure::InitFailed(format!("runtime exited during init: {text}")))
@@ -353,6 +381,29 @@ impl Environment {
         let _ =
             tokio::time::timeout(Duration::from_secs(5), exited.wait_for(Option::is_some)).await;
         self.log.flush().await;
+    }
+}
+
+impl Drop for Environment {
+    /// Dropped without `shutdown` (the stack itself is dropped): kill what still runs.
+    fn drop(&mut self) {
+        if !self.has_exited() {
+            kill_group(self.pid);
+        }
+    }
+}
+
+/// SIGKILL to the process group the environment's child leads (the child and everything it
+/// started that stayed in its group).
+fn kill_group(pid: u32) {
+    let Ok(pgid) = libc::pid_t::try_from(pid) else {
+        return;
+    };
+    if pgid > 0 {
+        // SAFETY: kill(2) with a negative pid signals a process group; no memory is touched.
+        unsafe {
+            libc::kill(-pgid, libc::SIGKILL);
+        }
     }
 }
 

@@ -10,6 +10,7 @@ pub mod logs;
 pub mod pool;
 pub mod probe;
 pub mod runtime_api;
+pub mod serve;
 pub mod stack;
 
 pub use alb::AlbOptions;

@@ -19,8 +19,19 @@ use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot, watch};
 
-/// Largest synchronous response payload Lambda accepts (6 MB).
-pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
+/// Largest synchronous response payload Lambda accepts: "6 MB", which the error Lambda reports
+/// spells out as 6,291,556 bytes (docs/AWS-BEHAVIOUR.md).
+pub const MAX_RESPONSE_BYTES: usize = 6_291_556;
+
+/// What the invoker sees when a response is over [`MAX_RESPONSE_BYTES`] (docs/AWS-BEHAVIOUR.md).
+pub fn response_too_large() -> FunctionError {
+    FunctionError {
+        error_type: "Function.ResponseSizeTooLarge".into(),
+        error_message: format!(
+            "Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."
+        ),
+    }
+}
 
 /// One invocation handed to an environment.
 #[derive(Debug)]
@@ -121,15 +132,11 @@ impl RuntimeApi {
             init_done,
             init_error,
         });
-        use axum::serve::ListenerExt;
-        let listener = listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let server = tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, router(state)).await {
-                tracing::warn!(error = %e, "runtime API server stopped");
-            }
-        });
+        let server = crate::serve::serve(
+            listener,
+            router(state),
+            crate::serve::ListenerLimits::RUNTIME_API,
+        );
         Ok(Self {
             addr,
             inbox: tx,
@@ -145,7 +152,8 @@ fn router(state: Arc<ApiState>) -> Router {
         .route("/2018-06-01/runtime/invocation/next", get(next))
         .route(
             "/2018-06-01/runtime/invocation/{id}/response",
-            post(response),
+            // The body is read by the handler with its own limit, to fail the invocation.
+            post(response).layer(DefaultBodyLimit::disable()),
         )
         .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
         .route("/2018-06-01/runtime/init/error", post(init_error))
@@ -222,21 +230,29 @@ fn take_pending(state: &ApiState, id: &str) -> Option<oneshot::Sender<Reply>> {
         .remove(id)
 }
 
+/// Run a handler's work to its end even when the runtime hangs up before it is answered (it
+/// posted its answer and exited): hyper drops the handler's future with the connection.
+async fn detached(work: impl Future<Output = Response> + Send + 'static) -> Response {
+    tokio::spawn(work).await.unwrap_or_else(|e| {
+        api_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Runtime.Unknown",
+            format!("handler failed: {e}"),
+        )
+    })
+}
+
 async fn response(
     State(state): State<Arc<ApiState>>,
     Path(id): Path<String>,
-    body: Bytes,
+    body: axum::body::Body,
 ) -> Response {
-    if body.len() > MAX_RESPONSE_BYTES {
-        return api_error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "RequestEntityTooLarge",
-            format!(
-                "response payload is {} bytes; the limit is {MAX_RESPONSE_BYTES}",
-                body.len()
-            ),
-        );
-    }
+    detached(take_response(state, id, body)).await
+}
+
+async fn take_response(state: Arc<ApiState>, id: String, body: axum::body::Body) -> Response {
+    // Never more than one byte over the limit is held.
+    let body = axum::body::to_bytes(body, MAX_RESPONSE_BYTES).await;
     let Some(reply) = take_pending(&state, &id) else {
         return api_error(
             StatusCode::BAD_REQUEST,
@@ -244,8 +260,22 @@ async fn response(
             format!("no pending invocation {id}"),
         );
     };
-    let _ = reply.send(Reply::Response(body));
-    accepted()
+    match body {
+        Ok(body) => {
+            let _ = reply.send(Reply::Response(body));
+            accepted()
+        }
+        // Too large (or broken off): the invocation fails now, with Lambda's error, instead of
+        // waiting for its timeout; the runtime is told as Lambda tells it.
+        Err(_) => {
+            let _ = reply.send(Reply::Error(response_too_large()));
+            api_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "RequestEntityTooLarge",
+                format!("Exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."),
+            )
+        }
+    }
 }
 
 fn parse_error(headers: &HeaderMap, body: &[u8]) -> Result<FunctionError, String> {
@@ -267,11 +297,15 @@ async fn error(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let err = match parse_error(&headers, &body) {
+    detached(async move { take_error(&state, &id, &headers, &body) }).await
+}
+
+fn take_error(state: &ApiState, id: &str, headers: &HeaderMap, body: &[u8]) -> Response {
+    let err = match parse_error(headers, body) {
         Ok(err) => err,
         Err(msg) => return api_error(StatusCode::BAD_REQUEST, "InvalidRequestBody", msg),
     };
-    let Some(reply) = take_pending(&state, &id) else {
+    let Some(reply) = take_pending(state, id) else {
         return api_error(
             StatusCode::BAD_REQUEST,
             "InvalidRequestID",

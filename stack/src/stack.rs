@@ -14,6 +14,7 @@ use crate::alb::{Alb, AlbOptions};
 use crate::cloudfront::{CloudFront, RequestRecord};
 use crate::environment::FunctionSpec;
 use crate::pool::{Pool, PoolSettings};
+use crate::serve::{BodyBudget, ListenerLimits};
 
 /// Everything a stack is started with.
 #[derive(Debug, Clone)]
@@ -32,6 +33,8 @@ pub struct StackConfig {
     /// Log streams go to `<run_dir>/logs`, the state file to `<run_dir>/stack-<port>.json`.
     pub run_dir: PathBuf,
     pub origin_read_timeout: Duration,
+    /// Limits of the CloudFront and ALB listeners.
+    pub listener: crate::serve::ListenerLimits,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -46,8 +49,6 @@ pub enum StackError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("cannot build the HTTP client: {0}")]
-    Client(#[from] reqwest::Error),
 }
 
 /// A running stack. Dropping it stops the servers and kills every environment; `shutdown`
@@ -56,6 +57,8 @@ pub struct Stack {
     pub cloudfront: SocketAddr,
     pub alb: SocketAddr,
     pub control: SocketAddr,
+    /// The control endpoint's bearer token (also in the state file).
+    pub control_token: String,
     pub logs_root: PathBuf,
     pub edge: Arc<Pool>,
     pub origin: Arc<Pool>,
@@ -72,22 +75,8 @@ async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StackError>
     Ok((listener, local))
 }
 
-fn serve(listener: TcpListener, router: Router) -> JoinHandle<()> {
-    use axum::serve::ListenerExt;
-    // Small request/response exchanges: Nagle's algorithm would only add delay.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        {
-            tracing::warn!(error = %e, "listener stopped");
-        }
-    })
+fn serve(listener: TcpListener, router: Router, limits: ListenerLimits) -> JoinHandle<()> {
+    crate::serve::serve(listener, router, limits)
 }
 
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -107,6 +96,7 @@ impl Stack {
         );
         let alb = Arc::new(Alb {
             target: Arc::clone(&origin),
+            bodies: BodyBudget::new(config.listener),
             options: config.alb,
             port: alb_addr.port(),
         });
@@ -118,20 +108,16 @@ impl Stack {
             logs_root.clone(),
         );
         let (records, _) = broadcast::channel(1024);
-        // Redirects and proxies are the viewer's business, not CloudFront's: pass them through.
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .pool_idle_timeout(Duration::from_secs(5))
-            .build()?;
+        let client = crate::cloudfront::origin_client();
         let cf = Arc::new(CloudFront {
             edge: Arc::clone(&edge),
-            origin_base: format!("http://{alb_addr}"),
+            origin_authority: alb_addr.to_string(),
             origin_port: alb_addr.port(),
             persisted_header: config.persisted_header.clone(),
             client,
             records: records.clone(),
             read_timeout: config.origin_read_timeout,
+            bodies: BodyBudget::new(config.listener),
         });
         let cf_addr = SocketAddr::new(config.bind, config.port);
         let (cf_listener, cloudfront) = bind(cf_addr).await?;
@@ -140,12 +126,16 @@ impl Stack {
             .with_state(cf);
 
         let (control_listener, control) = bind(SocketAddr::new(LOOPBACK, 0)).await?;
-        let control_router = crate::control::router(vec![Arc::clone(&edge), Arc::clone(&origin)]);
+        let control_token = crate::environment::random_hex(32);
+        let control_router = crate::control::router(
+            vec![Arc::clone(&edge), Arc::clone(&origin)],
+            control_token.clone(),
+        );
 
         let servers = vec![
-            serve(alb_listener, alb_router),
-            serve(cf_listener, cf_router),
-            serve(control_listener, control_router),
+            serve(alb_listener, alb_router, config.listener),
+            serve(cf_listener, cf_router, config.listener),
+            serve(control_listener, control_router, ListenerLimits::PUBLIC),
         ];
         let state_file = state_file(&config.run_dir, cloudfront.port());
         let state = serde_json::json!({
@@ -153,17 +143,21 @@ impl Stack {
             "cloudfront": format!("http://{cloudfront}"),
             "alb": format!("http://{alb_addr}"),
             "control": format!("http://{control}"),
+            "token": control_token,
             "logs": logs_root,
             "functions": [config.edge.name, config.origin.name],
         });
-        std::fs::write(&state_file, state.to_string()).map_err(|source| StackError::Io {
-            path: state_file.clone(),
-            source,
+        write_private(&state_file, state.to_string().as_bytes()).map_err(|source| {
+            StackError::Io {
+                path: state_file.clone(),
+                source,
+            }
         })?;
         Ok(Self {
             cloudfront,
             alb: alb_addr,
             control,
+            control_token,
             logs_root,
             edge,
             origin,
@@ -205,4 +199,19 @@ impl Drop for Stack {
 /// Where a stack listening on `port` describes itself.
 pub fn state_file(run_dir: &std::path::Path, port: u16) -> PathBuf {
     run_dir.join(format!("stack-{port}.json"))
+}
+
+/// Write a file only its owner can read (the state file holds the control token).
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    // An existing file keeps its mode through `open`: set it.
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    file.write_all(bytes)
 }

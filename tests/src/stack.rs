@@ -82,6 +82,7 @@ pub fn config(tag: &str, edge: &Path, origin: &Path) -> StackConfig {
         persisted_header: "custom_header".into(),
         run_dir: run_dir(tag),
         origin_read_timeout: Duration::from_secs(30),
+        listener: edge_stack::serve::ListenerLimits::PUBLIC,
     }
 }
 
@@ -160,6 +161,7 @@ impl TestStack {
         let resp = self
             .client
             .get(url)
+            .bearer_auth(&self.stack.control_token)
             .send()
             .await
             .unwrap_or_else(|e| panic!("control /status: {e}"));
@@ -176,6 +178,7 @@ impl TestStack {
         let resp = self
             .client
             .post(url)
+            .bearer_auth(&self.stack.control_token)
             .send()
             .await
             .unwrap_or_else(|e| panic!("control /recycle: {e}"));

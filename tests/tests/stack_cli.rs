@@ -95,7 +95,16 @@ async fn function_pids(r: &Running) -> Vec<u32> {
     let control = state["control"]
         .as_str()
         .unwrap_or_else(|| panic!("no control in {state}"));
-    let status = fetch(&client(), &format!("{control}/status"), &[]).await;
+    let token = state["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no token in {state}"));
+    let bearer = format!("Bearer {token}");
+    let status = fetch(
+        &client(),
+        &format!("{control}/status"),
+        &[("authorization", bearer.as_str())],
+    )
+    .await;
     let doc: serde_json::Value =
         serde_json::from_str(&status.body).unwrap_or_else(|e| panic!("{e}"));
     doc["functions"]

@@ -59,7 +59,18 @@ async fn edge_results_that_break_cloudfront_rules_get_502() {
 
     let read_only = stack.get("/edge/readonly").await;
     assert_eq!(read_only.status, 502);
-    assert!(read_only.body.contains("read-only"), "{}", read_only.body);
+    let record = records
+        .recv()
+        .await
+        .unwrap_or_else(|e| panic!("no record: {e}"));
+    assert!(
+        record
+            .detail
+            .as_deref()
+            .is_some_and(|d| d.contains("read-only")),
+        "the access log says why: {record:?}"
+    );
+    assert!(!read_only.body.contains("via"), "{}", read_only.body);
 
     // The same function passes when it keeps to the rules.
     let fine = stack.get("/ok").await;
@@ -83,7 +94,6 @@ async fn edge_errors_crashes_and_timeouts_get_503_and_a_crash_costs_the_environm
     // A handled function error keeps the environment (as Lambda does).
     let error = stack.get("/edge/error").await;
     assert_eq!(error.status, 503);
-    assert!(error.body.contains("FaultError"), "{}", error.body);
     let errored = records
         .recv()
         .await
@@ -92,6 +102,17 @@ async fn edge_errors_crashes_and_timeouts_get_503_and_a_crash_costs_the_environm
         (errored.result, errored.edge_environment.as_deref()),
         ("LambdaExecutionError", Some(first_env.as_str()))
     );
+    // The viewer learns the kind of failure, never the function's message or the environment.
+    for secret in ["FaultError", "asked to fail", first_env.as_str()] {
+        assert!(!error.body.contains(secret), "{secret}: {}", error.body);
+    }
+    assert!(
+        errored
+            .detail
+            .as_deref()
+            .is_some_and(|d| d.contains("FaultError")),
+        "the access log says why: {errored:?}"
+    );
 
     let status = stack.status().await;
     let pid = status["functions"]["edge-fn"][0]["pid"]
@@ -99,15 +120,17 @@ async fn edge_errors_crashes_and_timeouts_get_503_and_a_crash_costs_the_environm
         .unwrap_or_else(|| panic!("no pid: {status}"));
     let crash = stack.get("/edge/crash").await;
     assert_eq!(crash.status, 503);
-    assert!(
-        crash.body.contains("Runtime exited") || crash.body.contains("runtime exited"),
-        "{}",
-        crash.body
-    );
-    records
+    let crashed = records
         .recv()
         .await
         .unwrap_or_else(|e| panic!("no record: {e}"));
+    assert!(
+        crashed
+            .detail
+            .as_deref()
+            .is_some_and(|d| d.contains("runtime exited")),
+        "{crashed:?}"
+    );
 
     let next = stack.get("/ok").await;
     assert_eq!(next.status, 200, "{next:?}");
@@ -238,12 +261,19 @@ async fn a_function_that_dies_during_init_or_cannot_start_is_an_execution_error(
         &b.alb_fn,
     ))
     .await;
+    let mut records = stack.stack.subscribe();
     let answer = stack.get("/").await;
     assert_eq!(answer.status, 503, "{answer:?}");
+    let record = records
+        .recv()
+        .await
+        .unwrap_or_else(|e| panic!("no record: {e}"));
     assert!(
-        answer.body.contains("runtime exited during init"),
-        "{}",
-        answer.body
+        record
+            .detail
+            .as_deref()
+            .is_some_and(|d| d.contains("runtime exited during init")),
+        "{record:?}"
     );
     let logs = stack.logs("/aws/lambda/us-east-1.edge-fn").await;
     assert!(
@@ -266,8 +296,20 @@ async fn a_function_that_dies_during_init_or_cannot_start_is_an_execution_error(
         &b.alb_fn,
     ))
     .await;
+    let mut records = missing.stack.subscribe();
     let answer = missing.get("/").await;
     assert_eq!(answer.status, 503);
-    assert!(answer.body.contains("cannot start"), "{}", answer.body);
+    assert!(!answer.body.contains("/nonexistent"), "{}", answer.body);
+    let record = records
+        .recv()
+        .await
+        .unwrap_or_else(|e| panic!("no record: {e}"));
+    assert!(
+        record
+            .detail
+            .as_deref()
+            .is_some_and(|d| d.contains("cannot start")),
+        "{record:?}"
+    );
     missing.stop().await;
 }

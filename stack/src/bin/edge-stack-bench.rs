@@ -126,7 +126,10 @@ async fn warm(client: &reqwest::Client, url: &str, n: usize) -> Result<Warm, req
 }
 
 /// Warm invocations straight through a pool: the Runtime API round trip alone.
-async fn invoke_only(pool: &Pool, n: usize) -> Result<f64, Box<dyn std::error::Error>> {
+async fn invoke_only(
+    pool: &std::sync::Arc<Pool>,
+    n: usize,
+) -> Result<f64, Box<dyn std::error::Error>> {
     let mut lat = Vec::with_capacity(n);
     for _ in 0..n {
         let t = Instant::now();
@@ -224,6 +227,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             persisted_header: "custom_header".into(),
             run_dir: dir.join(format!("stack-{run}")),
             origin_read_timeout: Duration::from_secs(30),
+            listener: edge_stack::serve::ListenerLimits::PUBLIC,
         };
         let stack = Stack::start(config).await?;
         let s = warm(&client, &format!("{}/", stack.url()), opts.requests).await?;

@@ -55,8 +55,14 @@ pub fn access_line(r: &RequestRecord, header: &str) -> String {
         Some(false) => "warm",
         None => "-",
     };
+    // The record's text fields are sanitized by the stack: one line each.
+    let detail = r
+        .detail
+        .as_deref()
+        .map(|d| format!(" ({d})"))
+        .unwrap_or_default();
     format!(
-        "{} {} {} {} {header}={} edge-stream={env} {temp} {:.1} ms",
+        "{} {} {} {} {header}={} edge-stream={env} {temp} {:.1} ms{detail}",
         r.status,
         r.method,
         r.uri,

@@ -16,8 +16,8 @@ pub struct Recycle {
     function: Option<String>,
 }
 
-/// The control address of the stack on `port`, from its state file.
-fn control_url(dir: &Path, port: u16) -> Result<String> {
+/// The control address of the stack on `port` and its token, from its state file.
+fn control_url(dir: &Path, port: u16) -> Result<(String, String)> {
     let path = edge_stack::stack::state_file(dir, port);
     let text = std::fs::read_to_string(&path).map_err(|e| {
         format!(
@@ -27,10 +27,10 @@ fn control_url(dir: &Path, port: u16) -> Result<String> {
     })?;
     let state: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| format!("{} is not a stack state file: {e}", path.display()))?;
-    state["control"]
-        .as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| format!("{} has no control address", path.display()).into())
+    match (state["control"].as_str(), state["token"].as_str()) {
+        (Some(url), Some(token)) => Ok((url.to_owned(), token.to_owned())),
+        _ => Err(format!("{} has no control address or token", path.display()).into()),
+    }
 }
 
 pub fn run(args: Recycle, dir: &Path) -> Result<()> {
@@ -38,7 +38,7 @@ pub fn run(args: Recycle, dir: &Path) -> Result<()> {
     if let Some(f) = &function {
         check_function_name(f)?;
     }
-    let control = control_url(dir, port)?;
+    let (control, token) = control_url(dir, port)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -49,6 +49,7 @@ pub fn run(args: Recycle, dir: &Path) -> Result<()> {
             .unwrap_or_default();
         let resp = client
             .post(format!("{control}/recycle{query}"))
+            .bearer_auth(&token)
             .send()
             .await?;
         let status = resp.status();

@@ -153,6 +153,7 @@ pub fn run(up: Up, dir: &Path) -> Result<()> {
         persisted_header: up.persisted_header,
         run_dir: dir.to_path_buf(),
         origin_read_timeout: Duration::from_secs(30),
+        listener: edge_stack::serve::ListenerLimits::PUBLIC,
     };
     // Warnings of the stack itself (502s and their reasons) go to stderr; requests to stdout.
     tracing_subscriber::fmt()

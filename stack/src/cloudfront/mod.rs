@@ -21,8 +21,23 @@ use event::{OriginTarget, cf_request_id, origin_request_event};
 
 pub mod event;
 
-/// Body size CloudFront's emulation reads from a viewer (larger gets 413).
-const MAX_VIEWER_BODY: usize = 10 * 1024 * 1024;
+/// The origin leg's HTTP client (hyper's pooled client: it sends the path it is given as it is).
+pub type OriginClient =
+    hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, Body>;
+
+/// A pooled client for the origin leg.
+pub fn origin_client() -> OriginClient {
+    hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(5))
+        .pool_timer(hyper_util::rt::TokioTimer::new())
+        .build_http()
+}
+
+/// Body size CloudFront's emulation reads from a viewer (larger gets 413): no more than the one
+/// origin, the ALB, accepts.
+const MAX_VIEWER_BODY: usize = crate::alb::MAX_LAMBDA_BYTES;
+/// Largest origin response CloudFront's emulation reads (the ALB sends at most 1 MB of body).
+const MAX_ORIGIN_BODY: usize = 16 * 1024 * 1024;
 /// A generated response from an origin-request trigger may be at most 1 MB.
 const MAX_GENERATED_BODY: usize = 1024 * 1024;
 /// Hop-by-hop headers CloudFront does not pass to the function or the origin.
@@ -49,19 +64,22 @@ pub struct RequestRecord {
     pub persisted: Option<String>,
     pub edge_environment: Option<String>,
     pub edge_cold: Option<bool>,
+    /// Why the request failed, for the operator (never on the viewer's error page).
+    pub detail: Option<String>,
     pub elapsed: Duration,
 }
 
 pub struct CloudFront {
     pub edge: Arc<Pool>,
-    /// `http://127.0.0.1:<port>` of the ALB.
-    pub origin_base: String,
+    /// `127.0.0.1:<port>` of the ALB.
+    pub origin_authority: String,
     pub origin_port: u16,
     pub persisted_header: String,
-    pub client: reqwest::Client,
+    pub client: OriginClient,
     pub records: broadcast::Sender<RequestRecord>,
     /// The custom origin's read timeout (CloudFront's default is 30 s).
     pub read_timeout: Duration,
+    pub bodies: crate::serve::BodyBudget,
 }
 
 /// CloudFront's HTML error page.
@@ -90,11 +108,13 @@ fn html_escape(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// A failure that becomes a CloudFront error page.
+/// A failure that becomes a CloudFront error page. The page says only what kind of failure it
+/// was; the detail (a function's error message, an environment id, a path) goes to the access
+/// log, never to the viewer.
 struct Failure {
     status: StatusCode,
     result: &'static str,
-    message: String,
+    detail: String,
 }
 
 impl Failure {
@@ -102,7 +122,29 @@ impl Failure {
         Self {
             status: StatusCode::BAD_GATEWAY,
             result: "LambdaValidationError",
-            message: format!("The Lambda function result failed validation: {detail}."),
+            detail: detail.to_string(),
+        }
+    }
+
+    /// The viewer's text: fixed per result type.
+    fn page_text(&self) -> &'static str {
+        match (self.result, self.status) {
+            ("LambdaValidationError", _) => "The Lambda function result failed validation.",
+            ("LambdaLimitExceeded", _) => {
+                "The Lambda function associated with the CloudFront distribution was throttled."
+            }
+            ("LambdaExecutionError", _) => {
+                "The Lambda function associated with the CloudFront distribution failed."
+            }
+            (_, StatusCode::GATEWAY_TIMEOUT) => {
+                "CloudFront attempted to establish a connection with the origin, but either the attempt failed or the origin closed the connection."
+            }
+            (_, StatusCode::PAYLOAD_TOO_LARGE) => "The request body is too large.",
+            (_, StatusCode::REQUEST_TIMEOUT) => "The request body did not arrive in time.",
+            ("ClientError", StatusCode::SERVICE_UNAVAILABLE) => {
+                "CloudFront is receiving too many request bodies at once."
+            }
+            _ => "CloudFront wasn't able to connect to the origin.",
         }
     }
 }
@@ -112,16 +154,12 @@ fn pool_failure(err: &PoolError) -> Failure {
         PoolError::Throttled { .. } => Failure {
             status: StatusCode::SERVICE_UNAVAILABLE,
             result: "LambdaLimitExceeded",
-            message:
-                "The Lambda function associated with the CloudFront distribution was throttled."
-                    .into(),
+            detail: err.to_string(),
         },
         other => Failure {
             status: StatusCode::SERVICE_UNAVAILABLE,
             result: "LambdaExecutionError",
-            message: format!(
-                "The Lambda function associated with the CloudFront distribution failed: {other}."
-            ),
+            detail: other.to_string(),
         },
     }
 }
@@ -142,14 +180,28 @@ pub async fn handle(
         persisted: None,
         edge_environment: None,
         edge_cold: None,
+        detail: None,
         elapsed: Duration::ZERO,
     };
-    let mut response = match axum::body::to_bytes(body, MAX_VIEWER_BODY).await {
-        Err(_) => error_page(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "The request body is too large.",
-            &request_id,
-        ),
+    let body = cf
+        .bodies
+        .read(&parts.headers, body, MAX_VIEWER_BODY)
+        .await
+        .map_err(|e| Failure {
+            status: e.status(),
+            result: "ClientError",
+            detail: format!("request body: {e:?}"),
+        });
+    let (body, _held) = match body {
+        Ok((body, held)) => (Ok(body), held),
+        Err(f) => (Err(f), None),
+    };
+    let mut response = match body {
+        Err(f) => {
+            record.result = f.result;
+            record.detail = Some(f.detail.clone());
+            error_page(f.status, f.page_text(), &request_id)
+        }
         Ok(body) => match serve(
             &cf,
             &parts,
@@ -163,7 +215,8 @@ pub async fn handle(
             Ok(resp) => resp,
             Err(f) => {
                 record.result = f.result;
-                error_page(f.status, &f.message, &request_id)
+                record.detail = Some(f.detail.clone());
+                error_page(f.status, f.page_text(), &request_id)
             }
         },
     };
@@ -187,6 +240,14 @@ pub async fn handle(
     }
     record.status = response.status().as_u16();
     record.elapsed = started.elapsed();
+    // Client- and function-controlled text: one line, no terminal escapes.
+    record.uri = crate::logs::sanitize(&record.uri).into_owned();
+    record.persisted = record
+        .persisted
+        .map(|p| crate::logs::sanitize(&p).into_owned());
+    record.detail = record
+        .detail
+        .map(|d| crate::logs::sanitize(&d).into_owned());
     let _ = cf.records.send(record);
     response
 }
@@ -280,6 +341,12 @@ fn generated_response(g: GeneratedResponse) -> Result<Response, Failure> {
     let mut resp = Response::new(Body::from(body));
     *resp.status_mut() = status;
     for (name, entries) in g.headers.unwrap_or_default() {
+        // Framing is ours: the body's real length goes on the wire, whatever the function wrote.
+        if name.eq_ignore_ascii_case("content-length")
+            || name.eq_ignore_ascii_case("transfer-encoding")
+        {
+            continue;
+        }
         headers::validate_name(&name).map_err(Failure::validation)?;
         if headers::is_disallowed(&name) {
             return Err(Failure::validation(headers::HeaderError::Disallowed(name)));
@@ -315,7 +382,17 @@ async fn forward(
     } else {
         format!("?{}", req.querystring)
     };
-    let url = format!("{}{}{}", cf.origin_base, req.uri, query);
+    // The origin is always the local ALB, whatever the function wrote: the authority is ours, and
+    // the path goes on the wire exactly as returned (checked to start with `/`).
+    let target = format!("{}{query}", req.uri);
+    let path = axum::http::uri::PathAndQuery::try_from(target.as_str())
+        .map_err(|e| Failure::validation(format!("uri {target:?}: {e}")))?;
+    let url = axum::http::Uri::builder()
+        .scheme("http")
+        .authority(cf.origin_authority.as_str())
+        .path_and_query(path)
+        .build()
+        .map_err(|e| Failure::validation(format!("uri {target:?}: {e}")))?;
     let method = Method::from_bytes(req.method.as_bytes())
         .map_err(|e| Failure::validation(e.to_string()))?;
     let mut out = HeaderMap::new();
@@ -336,29 +413,46 @@ async fn forward(
     if let Ok(v) = HeaderValue::from_str(request_id) {
         out.insert("x-amz-cf-id", v);
     }
-    let origin_error = |status: StatusCode, message: String| Failure {
+    if let Ok(v) = HeaderValue::from_str(&cf.origin_authority) {
+        out.insert("host", v);
+    }
+    let origin_error = |status: StatusCode, detail: String| Failure {
         status,
         result: "OriginError",
-        message,
+        detail,
     };
-    let resp = cf.client.request(method, &url).headers(out).body(body).timeout(cf.read_timeout).send().await.map_err(|e| {
-        if e.is_timeout() {
-            origin_error(StatusCode::GATEWAY_TIMEOUT, "CloudFront attempted to establish a connection with the origin, but either the attempt failed or the origin closed the connection.".into())
-        } else {
-            origin_error(StatusCode::BAD_GATEWAY, format!("CloudFront wasn't able to connect to the origin: {e}"))
+    let mut request = axum::http::Request::new(Body::from(body));
+    *request.method_mut() = method;
+    *request.uri_mut() = url;
+    *request.headers_mut() = out;
+    let resp = match tokio::time::timeout(cf.read_timeout, cf.client.request(request)).await {
+        Err(_) => {
+            return Err(origin_error(
+                StatusCode::GATEWAY_TIMEOUT,
+                format!("origin read timeout ({:?})", cf.read_timeout),
+            ));
         }
-    })?;
+        Ok(Err(e)) => {
+            return Err(origin_error(
+                StatusCode::BAD_GATEWAY,
+                format!("cannot reach the origin: {e}"),
+            ));
+        }
+        Ok(Ok(resp)) => resp,
+    };
     let status = resp.status();
     let mut headers = resp.headers().clone();
     for h in HOP_BY_HOP.iter().chain(&["content-length"]) {
         headers.remove(*h);
     }
-    let bytes = resp.bytes().await.map_err(|e| {
-        origin_error(
-            StatusCode::BAD_GATEWAY,
-            format!("the origin response broke off: {e}"),
-        )
-    })?;
+    let bytes = axum::body::to_bytes(Body::new(resp.into_body()), MAX_ORIGIN_BODY)
+        .await
+        .map_err(|e| {
+            origin_error(
+                StatusCode::BAD_GATEWAY,
+                format!("the origin response broke off: {e}"),
+            )
+        })?;
     let mut out = Response::new(Body::from(bytes));
     *out.status_mut() = status;
     *out.headers_mut() = headers;

@@ -12,7 +12,10 @@ use std::io::Write;
 use chrono::{DateTime, Utc};
 use edge_persist_core::format_time;
 
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::io::AsyncRead;
+
+mod lines;
+pub use lines::{LineReader, MAX_LINE_BYTES, sanitize};
 use tokio::sync::{mpsc, oneshot};
 
 pub mod format;
@@ -93,8 +96,8 @@ impl LogStream {
         tokio::spawn(write_stream(
             file,
             rx,
-            BufReader::new(stdout),
-            BufReader::new(stderr),
+            LineReader::new(stdout),
+            LineReader::new(stderr),
         ));
         Ok(Self {
             tx,
@@ -128,24 +131,42 @@ impl LogStream {
     }
 }
 
+/// The stream's writer. It reads the child's pipes for as long as the child keeps them open,
+/// whatever happens to the file: a failed write is reported once and the line is lost, but the
+/// pipes are never closed under the function (it would die on a broken pipe).
 async fn write_stream<O, E>(
-    mut file: std::fs::File,
+    file: std::fs::File,
     rx: mpsc::UnboundedReceiver<Message>,
-    out: BufReader<O>,
-    err: BufReader<E>,
+    out: LineReader<O>,
+    err: LineReader<E>,
 ) where
     O: AsyncRead + Unpin,
     E: AsyncRead + Unpin,
 {
-    let mut out = Some(out.lines());
-    let mut err = Some(err.lines());
+    let mut file = Writer {
+        file,
+        failed: false,
+    };
+    let mut out = Some(out);
+    let mut err = Some(err);
     let mut rx = Some(rx);
     while out.is_some() || err.is_some() || rx.is_some() {
         let message = tokio::select! {
             biased;
             msg = next_message(&mut rx) => msg,
-            line = next_line(&mut out) => line.map(|l| Message::Line(l, None)),
-            line = next_line(&mut err) => line.map(|l| Message::Line(l, None)),
+            // The child's own lines are written as they are read, in order.
+            line = next_line(&mut out) => {
+                if let Some(line) = line {
+                    file.line(&line);
+                }
+                continue;
+            }
+            line = next_line(&mut err) => {
+                if let Some(line) = line {
+                    file.line(&line);
+                }
+                continue;
+            }
         };
         let Some(message) = message else { continue };
         // A platform line is sent after the output it must follow was written to the pipes (the
@@ -157,43 +178,46 @@ async fn write_stream<O, E>(
                 line = next_line(&mut err) => line,
                 () = std::future::ready(()) => break,
             };
-            if let Some(line) = pending
-                && !write_line(&mut file, &line)
-            {
-                return;
+            if let Some(line) = pending {
+                file.line(&line);
             }
         }
         match message {
             Message::Line(line, ack) => {
-                if !write_line(&mut file, &line) {
-                    return;
-                }
+                file.line(&line);
                 if let Some(ack) = ack {
                     let _ = ack.send(());
                 }
             }
             Message::Flush(done) => {
-                let _ = file.flush();
+                let _ = file.file.flush();
                 let _ = done.send(());
             }
         }
     }
-    let _ = file.flush();
+    let _ = file.file.flush();
 }
 
-/// One `<time> <message>` line. A plain write(2) to the page cache: cheaper than the round trip
-/// to tokio's blocking pool that `tokio::fs` makes for every call.
-fn write_line(file: &mut std::fs::File, line: &str) -> bool {
-    let entry = format!(
-        "{} {}\n",
-        format_time(Utc::now()),
-        line.trim_end_matches('\r')
-    );
-    match file.write_all(entry.as_bytes()) {
-        Ok(()) => true,
-        Err(e) => {
-            tracing::warn!(error = %e, "log stream write failed");
-            false
+struct Writer {
+    file: std::fs::File,
+    /// A write failed already (reported once).
+    failed: bool,
+}
+
+impl Writer {
+    /// One `<time> <message>` line, control characters escaped (see [`sanitize`]). A plain
+    /// write(2) to the page cache: cheaper than the round trip to tokio's blocking pool that
+    /// `tokio::fs` makes for every call.
+    fn line(&mut self, line: &str) {
+        let entry = format!(
+            "{} {}\n",
+            format_time(Utc::now()),
+            sanitize(line.trim_end_matches('\r'))
+        );
+        if let Err(e) = self.file.write_all(entry.as_bytes())
+            && !std::mem::replace(&mut self.failed, true)
+        {
+            tracing::warn!(error = %e, "log stream write failed; lines are lost until it works again");
         }
     }
 }
@@ -210,19 +234,15 @@ async fn next_message(slot: &mut Option<mpsc::UnboundedReceiver<Message>>) -> Op
 }
 
 /// Next line of a pipe; a closed pipe turns the slot off and never resolves again.
-async fn next_line<R: AsyncRead + Unpin>(
-    slot: &mut Option<tokio::io::Lines<BufReader<R>>>,
-) -> Option<String> {
+async fn next_line<R: AsyncRead + Unpin>(slot: &mut Option<LineReader<R>>) -> Option<String> {
     let Some(lines) = slot.as_mut() else {
         return std::future::pending().await;
     };
-    match lines.next_line().await {
-        Ok(Some(line)) => Some(line),
-        _ => {
-            *slot = None;
-            None
-        }
+    let line = lines.next_line().await;
+    if line.is_none() {
+        *slot = None;
     }
+    line
 }
 
 /// Peak resident set size of a live process in MB, as Lambda's "Max Memory Used" reports it.

@@ -11,6 +11,9 @@ use serde::Serialize;
 
 use crate::environment::{Environment, FunctionSpec, InvokeFailure, Served};
 
+mod decision;
+pub use decision::{Decision, Limits, SlotView, decide};
+
 /// Lifecycle settings of a pool.
 #[derive(Debug, Clone)]
 pub struct PoolSettings {
@@ -74,19 +77,33 @@ pub struct EnvironmentStatus {
     pub init_ms: Option<f64>,
 }
 
-enum Choice {
-    Warm(Arc<Environment>),
-    Spawn,
-    WaitForStart,
-    Throttle,
-}
-
 struct Slot {
     env: Arc<Environment>,
     epoch: u64,
     in_flight: usize,
     /// Set while `in_flight` is 0.
     idle_since: Option<Instant>,
+}
+
+impl Slot {
+    fn view(&self, epoch: u64) -> SlotView {
+        SlotView {
+            in_flight: self.in_flight,
+            idle_since: self.idle_since,
+            usable: self.epoch == epoch && !self.env.has_exited(),
+        }
+    }
+
+    /// An idle environment past its idle time or lifetime at `now`.
+    fn expired(&self, now: Instant, settings: &PoolSettings) -> bool {
+        decision::expired(
+            self.idle_since,
+            self.env.created,
+            now,
+            settings.idle_timeout,
+            settings.max_lifetime,
+        )
+    }
 }
 
 #[derive(Default)]
@@ -137,10 +154,42 @@ impl Pool {
     }
 
     /// Invoke the function once with `payload` (synchronous invocation, as CloudFront and ALB do).
-    pub async fn invoke(&self, payload: Bytes) -> Result<Outcome, PoolError> {
-        let (env, cold) = self.acquire().await?;
-        let request_id = self.request_id();
-        let result = env.invoke(&request_id, payload, self.spec.timeout).await;
+    ///
+    /// The invocation runs in a task of its own, detached from the caller: a caller that goes
+    /// away (its client hung up, CloudFront gave up on the origin) does not stop it, as in Lambda
+    /// an invocation runs to its end once started. The environment stays busy until the function
+    /// answers, END and REPORT are written, and a cold start in progress completes.
+    pub async fn invoke(self: &Arc<Self>, payload: Bytes) -> Result<Outcome, PoolError> {
+        let pool = Arc::clone(self);
+        let task = tokio::spawn(async move { pool.invoke_to_end(payload).await });
+        match task.await {
+            Ok(result) => result,
+            // The task panicked or the runtime is shutting down: an invocation with no answer.
+            Err(e) => Err(PoolError::Invoke {
+                environment_id: String::new(),
+                cold: false,
+                failure: InvokeFailure::Exited(format!("invocation task ended: {e}")),
+            }),
+        }
+    }
+
+    async fn invoke_to_end(&self, payload: Bytes) -> Result<Outcome, PoolError> {
+        // A warm environment found dead before it took the invocation is discarded and the
+        // invocation goes to another one: it never reached a function. Bounded, so a function
+        // that always dies between invocations still fails.
+        let mut attempts = 0;
+        let (env, cold, result) = loop {
+            attempts += 1;
+            let (env, cold) = self.acquire().await?;
+            let request_id = self.request_id();
+            let result = env
+                .invoke(&request_id, payload.clone(), self.spec.timeout)
+                .await;
+            match result {
+                Err(InvokeFailure::Gone(_)) if attempts < 3 => self.release(&env, true),
+                result => break (env, cold, result),
+            }
+        };
         match result {
             Ok(served) => {
                 self.release(&env, false);
@@ -180,11 +229,11 @@ impl Pool {
         loop {
             let notified = self.ready.notified();
             match self.choose() {
-                Choice::Warm(env) => return Ok((env, false)),
-                Choice::Spawn => return self.spawn().await,
+                Chosen::Warm(env) => return Ok((env, false)),
+                Chosen::Start => return self.spawn().await,
                 // With managed concurrency a starting environment has room for more: wait for it
                 // instead of throttling (bounded by Lambda's init limit).
-                Choice::WaitForStart => {
+                Chosen::Wait => {
                     if tokio::time::timeout(crate::environment::INIT_TIMEOUT, notified)
                         .await
                         .is_err()
@@ -192,7 +241,7 @@ impl Pool {
                         return Err(self.throttled());
                     }
                 }
-                Choice::Throttle => return Err(self.throttled()),
+                Chosen::Throttle => return Err(self.throttled()),
             }
         }
     }
@@ -204,46 +253,39 @@ impl Pool {
         }
     }
 
-    fn choose(&self) -> Choice {
-        let mut retired = Vec::new();
+    /// Drop idle environments that may take nothing more, then apply [`decide`] and book its
+    /// choice (a slot taken, a start counted) under the same lock.
+    fn choose(&self) -> Chosen {
+        let now = Instant::now();
         let mut inner = self.lock();
         let epoch = self.epoch.load(Ordering::Acquire);
         let settings = &self.settings;
-        inner.slots.retain(|s| {
-            let keep = s.idle_since.is_none()
-                || (!expired(s, settings) && s.epoch == epoch && !s.env.has_exited());
-            if !keep {
-                retired.push(Arc::clone(&s.env));
-            }
-            keep
+        let retired = drain_retired(&mut inner.slots, |s| {
+            s.idle_since.is_some()
+                && (s.expired(now, settings) || s.epoch != epoch || s.env.has_exited())
         });
-        // Fill environments that are already busy (managed concurrency), then the most recently
-        // used idle one: it is the warmest, and the others can age out.
-        let per_env = settings.per_environment_concurrency.max(1);
-        let free = inner
-            .slots
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.in_flight < per_env && s.epoch == epoch && !s.env.has_exited())
-            .max_by_key(|(_, s)| (s.in_flight, s.idle_since))
-            .map(|(i, _)| i);
-        let choice = match free {
-            Some(i) => {
+        let views: Vec<SlotView> = inner.slots.iter().map(|s| s.view(epoch)).collect();
+        let limits = Limits {
+            concurrency: settings.concurrency_limit,
+            per_environment: settings.per_environment_concurrency,
+        };
+        let chosen = match decide(&views, inner.starting, limits) {
+            Decision::Warm(i) => {
                 let slot = &mut inner.slots[i];
                 slot.in_flight += 1;
                 slot.idle_since = None;
-                Choice::Warm(Arc::clone(&slot.env))
+                Chosen::Warm(Arc::clone(&slot.env))
             }
-            None if inner.slots.len() + inner.starting < settings.concurrency_limit => {
+            Decision::Start => {
                 inner.starting += 1;
-                Choice::Spawn
+                Chosen::Start
             }
-            None if per_env > 1 && inner.starting > 0 => Choice::WaitForStart,
-            None => Choice::Throttle,
+            Decision::Wait => Chosen::Wait,
+            Decision::Throttle => Chosen::Throttle,
         };
         drop(inner);
         retire(retired);
-        choice
+        chosen
     }
 
     async fn spawn(&self) -> Result<(Arc<Environment>, bool), PoolError> {
@@ -301,15 +343,8 @@ impl Pool {
         self.epoch.fetch_add(1, Ordering::AcqRel);
         let mut inner = self.lock();
         let count = inner.slots.len();
-        let mut retired = Vec::new();
         // Busy ones stay until `release` sees their old epoch.
-        inner.slots.retain(|s| {
-            let keep = s.idle_since.is_none();
-            if !keep {
-                retired.push(Arc::clone(&s.env));
-            }
-            keep
-        });
+        let retired = drain_retired(&mut inner.slots, |s| s.idle_since.is_some());
         drop(inner);
         retire(retired);
         count
@@ -341,9 +376,28 @@ impl Pool {
     }
 }
 
-fn expired(slot: &Slot, settings: &PoolSettings) -> bool {
-    let idle_for = slot.idle_since.map(|t| t.elapsed()).unwrap_or_default();
-    idle_for >= settings.idle_timeout || slot.env.created.elapsed() >= settings.max_lifetime
+/// What `choose` books for one invocation.
+enum Chosen {
+    Warm(Arc<Environment>),
+    Start,
+    Wait,
+    Throttle,
+}
+
+/// Remove the slots `retire_it` picks and return their environments.
+fn drain_retired(
+    slots: &mut Vec<Slot>,
+    retire_it: impl Fn(&Slot) -> bool,
+) -> Vec<Arc<Environment>> {
+    let mut retired = Vec::new();
+    slots.retain(|s| {
+        let gone = retire_it(s);
+        if gone {
+            retired.push(Arc::clone(&s.env));
+        }
+        !gone
+    });
+    retired
 }
 
 /// Kill environments in the background: callers hold no lock and do not wait for exits.
@@ -359,18 +413,14 @@ async fn reap(pool: Weak<Pool>) {
     loop {
         tick.tick().await;
         let Some(pool) = pool.upgrade() else { return };
-        let mut retired = Vec::new();
-        {
+        let now = Instant::now();
+        let retired = {
             let mut inner = pool.lock();
             let settings = &pool.settings;
-            inner.slots.retain(|s| {
-                let keep = s.idle_since.is_none() || !(expired(s, settings) || s.env.has_exited());
-                if !keep {
-                    retired.push(Arc::clone(&s.env));
-                }
-                keep
-            });
-        }
+            drain_retired(&mut inner.slots, |s| {
+                s.idle_since.is_some() && (s.expired(now, settings) || s.env.has_exited())
+            })
+        };
         retire(retired);
     }
 }

@@ -5,6 +5,7 @@
 //! fresh machine needs no `cargo install wasm-bindgen-cli`. The JS tools (wasm-opt, esbuild,
 //! workerd) are pinned npm packages installed into `wasm/node_modules` on first use.
 
+pub mod alb;
 mod package;
 pub mod tools;
 
@@ -12,6 +13,7 @@ use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub use alb::{AlbFn, Arch};
 pub use package::{LambdaEdge, Workerd};
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -70,6 +72,14 @@ pub fn build_into(dist: &Path, config: Option<&Path>) -> Result<Built, Error> {
         lambda_edge,
         workerd,
     })
+}
+
+/// alb-fn's `provided.al2023` zip for `arch`, into `dist` (`dist/alb-fn.zip`), under the same
+/// lock as [`build_into`].
+pub fn build_alb_fn(dist: &Path, arch: Arch) -> Result<AlbFn, Error> {
+    let _lock = lock()?;
+    fs::create_dir_all(dist)?;
+    alb::alb_fn(dist, arch)
 }
 
 fn lock() -> Result<File, Error> {

@@ -10,6 +10,7 @@ pub mod logs;
 pub mod pool;
 pub mod runtime_api;
 pub mod stack;
+pub mod template;
 
 pub use alb::AlbOptions;
 pub use cloudfront::RequestRecord;

@@ -12,6 +12,8 @@ use edge_stack::binaries;
 use edge_stack::environment::FunctionSpec;
 use edge_stack::{AlbOptions, PoolSettings, Stack, StackConfig};
 
+mod validate;
+
 #[derive(Parser)]
 #[command(
     name = "edge-stack",
@@ -50,6 +52,8 @@ enum Command {
         #[arg(long, short)]
         follow: bool,
     },
+    /// Check a CloudFormation template against the Lambda@Edge rules a generic linter misses.
+    Validate(validate::Validate),
 }
 
 /// Which edge function the stack runs.
@@ -123,6 +127,7 @@ fn main() -> ExitCode {
         Command::Up(up) => run_up(*up, &cli.dir),
         Command::Recycle { port, function } => recycle(&cli.dir, port, function.as_deref()),
         Command::Logs { function, follow } => logs(&cli.dir, &function, follow),
+        Command::Validate(v) => validate::run(&v),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,4 +1,4 @@
-//! CloudFront's header rules for Lambda@Edge (AWS-FACTS.md, "Headers at the edge").
+//! CloudFront's header rules for Lambda@Edge (docs/AWS-BEHAVIOUR.md, "Headers at the edge").
 
 use crate::cloudfront::{EventType, Headers, Request};
 

@@ -1,5 +1,6 @@
 //! Application Load Balancer with a Lambda target group: each request becomes an ALB target
-//! event, the target's JSON answer becomes the HTTP response (AWS-FACTS.md, "ALB -> Lambda").
+//! event, the target's JSON answer becomes the HTTP response (docs/AWS-BEHAVIOUR.md,
+//! "Application Load Balancer with a Lambda target").
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

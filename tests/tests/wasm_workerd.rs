@@ -98,7 +98,7 @@ fn worker_adds_the_headers_and_module_state_persists_within_an_isolate() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// The session store (issue 5) works in workerd too: per-cookie counters in the isolate's memory.
+/// The session store (per-session state under a memory budget) works in workerd too: per-cookie counters in the isolate's memory.
 #[test]
 fn sessions_are_counted_per_cookie_within_an_isolate() {
     let seen: Arc<Mutex<Vec<Request>>> = Arc::default();

@@ -83,6 +83,8 @@ pub fn alb_fn(dist: &Path, arch: Arch) -> Result<AlbFn, Error> {
 /// dependencies), so cross-building for Graviton needs nothing from outside the registries.
 fn cargo_build(arch: Arch) -> Result<PathBuf, Error> {
     let target = arch.rust_target();
+    // x86_64 musl is one of rust-toolchain.toml's targets.
+    crate::ensure_toolchain()?;
     if arch == Arch::Arm64 {
         // Not in rust-toolchain.toml (most builds never need it): added on demand.
         tools::run(

@@ -7,6 +7,7 @@
 
 pub mod alb;
 mod package;
+mod toolchain;
 pub mod tools;
 
 use std::fs::{self, File};
@@ -15,12 +16,14 @@ use std::process::Command;
 
 pub use alb::{AlbFn, Arch};
 pub use package::{LambdaEdge, Workerd};
+pub use toolchain::{Toolchain, ensure_toolchain, rustup_available};
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
-/// Viewer-trigger package budget (AWS-FACTS.md: 1 MB compressed).
+/// Viewer-trigger package budget, 1 MB compressed (docs/AWS-BEHAVIOUR.md, "Lambda@Edge: what a
+/// function may be").
 pub const ZIP_BUDGET_BYTES: u64 = 1024 * 1024;
-/// Size target for the edge `.wasm` (issue 4).
+/// Size goal for the edge `.wasm` (docs/PERFORMANCE.md, "wasm"); printed, not enforced.
 pub const WASM_TARGET_BYTES: u64 = 150 * 1024;
 /// Basename of the wasm-bindgen outputs: `<STEM>.js` and `<STEM>_bg.wasm`.
 pub const STEM: &str = "edge_persist_wasm";
@@ -88,22 +91,6 @@ fn lock() -> Result<File, Error> {
     let file = File::create(dir.join("xtask.lock"))?;
     file.lock()?;
     Ok(file)
-}
-
-/// The pinned toolchain with its targets (rust-toolchain.toml). rustup installs a missing target
-/// on first use only when auto-install is on; machines set `RUSTUP_AUTO_INSTALL=0`, where the
-/// wasm32 build would fail on a fresh machine. `rustup toolchain install` reads the file and is a
-/// no-op (tens of ms) once everything is there. Without rustup, cargo's own error speaks.
-pub fn ensure_toolchain() -> Result<(), Error> {
-    let probe = Command::new("rustup").arg("--version").output();
-    if probe.is_ok_and(|o| o.status.success()) {
-        tools::run(
-            Command::new("rustup")
-                .current_dir(workspace_root())
-                .args(["toolchain", "install"]),
-        )?;
-    }
-    Ok(())
 }
 
 /// cargo build (wasm32, size profile) -> wasm-bindgen (web target) -> wasm-opt -Oz, into `wasm/pkg`.

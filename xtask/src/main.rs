@@ -13,7 +13,10 @@ const USAGE: &str =
   workerd          dist/workerd/ (built with lambda-edge)
   alb-fn           dist/alb-fn/bootstrap + dist/alb-fn.zip (Lambda provided.al2023, static musl)
   --config FILE    edge config JSON compiled into the edge packages (Lambda@Edge has no env vars)
-  --arch ARCH      alb-fn's architecture: x86_64 (default) or arm64 (Graviton)";
+  --arch ARCH      alb-fn's architecture: x86_64 (default) or arm64 (Graviton)
+       cargo xtask toolchain
+  toolchain        adds the targets and components rust-toolchain.toml lists to the pinned
+                   toolchain (rustup does not when the toolchain is already installed)";
 
 fn main() -> ExitCode {
     let mut config = None;
@@ -25,6 +28,7 @@ fn main() -> ExitCode {
             "build" => (edge, alb) = (true, true),
             "lambda-edge" | "workerd" => edge = true,
             "alb-fn" => alb = true,
+            "toolchain" => return toolchain(),
             "--config" => match args.next() {
                 Some(path) => config = Some(PathBuf::from(path)),
                 None => return usage("--config needs a file"),
@@ -83,6 +87,29 @@ fn run(edge: bool, alb: bool, config: Option<PathBuf>, arch: Arch) -> Result<(),
         );
     }
     Ok(())
+}
+
+fn toolchain() -> ExitCode {
+    if !xtask::rustup_available() {
+        eprintln!("xtask: rustup is not on PATH; install Rust with rustup (https://rustup.rs)");
+        return ExitCode::FAILURE;
+    }
+    let pinned = xtask::Toolchain::pinned().and_then(|p| xtask::ensure_toolchain().map(|()| p));
+    match pinned {
+        Ok(p) => {
+            println!(
+                "toolchain {}: targets [{}], components [{}] installed",
+                p.channel,
+                p.targets.join(", "),
+                p.components.join(", ")
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn usage(problem: &str) -> ExitCode {

@@ -1,5 +1,5 @@
-//! The origin-request event CloudFront sends for a viewer request (AWS-FACTS.md, "The
-//! CloudFront origin-request event"): config, clientIp, lowercase header map of `{key, value}`
+//! The origin-request event CloudFront sends for a viewer request (docs/AWS-BEHAVIOUR.md,
+//! "The CloudFront request event"): config, clientIp, lowercase header map of `{key, value}`
 //! lists, querystring, uri and a custom origin pointing at the ALB.
 
 use axum::http::{HeaderMap, Method};

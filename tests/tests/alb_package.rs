@@ -59,7 +59,7 @@ fn elf_facts(path: &Path) -> ElfFacts {
         if let Ok(Some(dynamic)) = segment.dynamic(endian, &*data) {
             facts.needed += dynamic
                 .iter()
-                .filter(|d| d.d_tag(endian) == u64::from(elf::DT_NEEDED))
+                .filter(|d| d.d_tag(endian) == elf::DT_NEEDED)
                 .count();
         }
     }

@@ -151,33 +151,3 @@ pub(crate) fn stamp(parts: &[&[u8]]) -> String {
     parts.hash(&mut h);
     format!("{:016x}", h.finish())
 }
-
-/// How to run the Lambda@Edge package the way Lambda's managed Node.js runtime runs it:
-/// `wasm/lambda-edge/runtime.mjs` imports `index.handler` from the package and serves the Runtime
-/// API the caller names in `AWS_LAMBDA_RUNTIME_API` (with the other reserved variables it sets).
-/// The shapes match a process spec: program, arguments, environment to add.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NodeRuntime {
-    pub program: PathBuf,
-    pub args: Vec<String>,
-    pub env: Vec<(String, String)>,
-}
-
-pub fn node_runtime(lambda_edge: &LambdaEdge) -> NodeRuntime {
-    NodeRuntime {
-        program: PathBuf::from("node"),
-        args: vec![
-            workspace_root()
-                .join("wasm/lambda-edge/runtime.mjs")
-                .display()
-                .to_string(),
-        ],
-        env: vec![
-            (
-                "LAMBDA_TASK_ROOT".into(),
-                lambda_edge.dir.display().to_string(),
-            ),
-            ("_HANDLER".into(), "index.handler".into()),
-        ],
-    }
-}

@@ -2,6 +2,7 @@
 
 pub mod deploy;
 pub mod http;
+pub mod localstack;
 pub mod pytools;
 pub mod runtime_api;
 pub mod stack;

@@ -7,11 +7,13 @@ pub mod cloudfront;
 pub mod control;
 pub mod environment;
 pub mod logs;
+pub mod node_runtime;
 pub mod pool;
 pub mod probe;
 pub mod runtime_api;
 pub mod serve;
 pub mod stack;
+pub mod template;
 
 pub use alb::AlbOptions;
 pub use cloudfront::RequestRecord;

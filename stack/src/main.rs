@@ -38,6 +38,8 @@ enum Command {
     /// Request a URL whose origin is alb-fn and report how long each edge environment kept
     /// its memory.
     Probe(cli::probe::Probe),
+    /// Check a CloudFormation template against the Lambda@Edge rules a generic linter misses.
+    Validate(cli::validate::Validate),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
         Command::Recycle(args) => cli::recycle::run(args, &cli.dir),
         Command::Logs(args) => cli::logs::run(args, &cli.dir),
         Command::Probe(args) => cli::probe::run(args),
+        Command::Validate(args) => cli::validate::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

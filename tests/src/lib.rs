@@ -1,6 +1,9 @@
 //! Shared test support: the fixture corpus and the redactions every snapshot uses.
 
+pub mod deploy;
 pub mod http;
+pub mod localstack;
+pub mod pytools;
 pub mod runtime_api;
 pub mod stack;
 pub mod wasm;

@@ -6,7 +6,9 @@ use edge_persist_tests::stack::{TestStack, bins, config};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_node_wasm_edge_persists_its_value_and_recycling_renews_it() {
     let b = bins();
-    let node = xtask::node_runtime(&edge_persist_tests::wasm::packages().lambda_edge);
+    // Built as `up --edge node-wasm` builds it: `cargo xtask lambda-edge` as a child process.
+    let package = edge_stack::node_runtime::build_lambda_edge().expect("cargo xtask lambda-edge");
+    let node = edge_stack::node_runtime::node_runtime(&package);
     let mut cfg = config("node-wasm", &node.program, &b.alb_fn);
     cfg.edge.args = node.args.clone();
     cfg.edge.env = node.env.clone();

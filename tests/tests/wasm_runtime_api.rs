@@ -20,11 +20,11 @@ impl Drop for Killed {
     }
 }
 
-/// Launched as the local stack launches it (`xtask::node_runtime`), optionally naming another
+/// Launched as the local stack launches it (`edge_stack::node_runtime`), optionally naming another
 /// handler.
 fn start(api: &RuntimeApi, handler: Option<&str>) -> Killed {
     xtask::tools::node().unwrap_or_else(|e| panic!("{e}"));
-    let spec = xtask::node_runtime(&packages().lambda_edge);
+    let spec = edge_stack::node_runtime::node_runtime(&packages().lambda_edge.dir);
     let mut cmd = std::process::Command::new(&spec.program);
     cmd.args(&spec.args)
         .envs(spec.env.iter().map(|(k, v)| (k, v)));

@@ -5,6 +5,7 @@
 //! fresh machine needs no `cargo install wasm-bindgen-cli`. The JS tools (wasm-opt, esbuild,
 //! workerd) are pinned npm packages installed into `wasm/node_modules` on first use.
 
+pub mod alb;
 mod package;
 mod toolchain;
 pub mod tools;
@@ -13,6 +14,7 @@ use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub use alb::{AlbFn, Arch};
 pub use package::{LambdaEdge, Workerd};
 pub use toolchain::{Toolchain, ensure_toolchain, rustup_available};
 
@@ -73,6 +75,14 @@ pub fn build_into(dist: &Path, config: Option<&Path>) -> Result<Built, Error> {
         lambda_edge,
         workerd,
     })
+}
+
+/// alb-fn's `provided.al2023` zip for `arch`, into `dist` (`dist/alb-fn.zip`), under the same
+/// lock as [`build_into`].
+pub fn build_alb_fn(dist: &Path, arch: Arch) -> Result<AlbFn, Error> {
+    let _lock = lock()?;
+    fs::create_dir_all(dist)?;
+    alb::alb_fn(dist, arch)
 }
 
 fn lock() -> Result<File, Error> {
@@ -140,34 +150,4 @@ pub(crate) fn stamp(parts: &[&[u8]]) -> String {
     let mut h = DefaultHasher::new();
     parts.hash(&mut h);
     format!("{:016x}", h.finish())
-}
-
-/// How to run the Lambda@Edge package the way Lambda's managed Node.js runtime runs it:
-/// `wasm/lambda-edge/runtime.mjs` imports `index.handler` from the package and serves the Runtime
-/// API the caller names in `AWS_LAMBDA_RUNTIME_API` (with the other reserved variables it sets).
-/// The shapes match a process spec: program, arguments, environment to add.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NodeRuntime {
-    pub program: PathBuf,
-    pub args: Vec<String>,
-    pub env: Vec<(String, String)>,
-}
-
-pub fn node_runtime(lambda_edge: &LambdaEdge) -> NodeRuntime {
-    NodeRuntime {
-        program: PathBuf::from("node"),
-        args: vec![
-            workspace_root()
-                .join("wasm/lambda-edge/runtime.mjs")
-                .display()
-                .to_string(),
-        ],
-        env: vec![
-            (
-                "LAMBDA_TASK_ROOT".into(),
-                lambda_edge.dir.display().to_string(),
-            ),
-            ("_HANDLER".into(), "index.handler".into()),
-        ],
-    }
 }

@@ -5,6 +5,7 @@ pub mod logs;
 pub mod probe;
 pub mod recycle;
 pub mod up;
+pub mod validate;
 
 pub type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 

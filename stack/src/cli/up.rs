@@ -102,10 +102,10 @@ pub fn run(up: Up, dir: &Path) -> Result<()> {
     let (edge_program, edge_args, edge_env) = match up.edge {
         EdgeRuntime::Native => (edge_bin, vec![], vec![]),
         EdgeRuntime::NodeWasm => {
-            eprintln!("edge-stack: building the Lambda@Edge package (xtask)");
-            let built =
-                xtask::build(None).map_err(|e| format!("building the Lambda@Edge package: {e}"))?;
-            let node = xtask::node_runtime(&built.lambda_edge);
+            eprintln!("edge-stack: cargo xtask lambda-edge");
+            let package = edge_stack::node_runtime::build_lambda_edge()
+                .map_err(|e| format!("building the Lambda@Edge package: {e}"))?;
+            let node = edge_stack::node_runtime::node_runtime(&package);
             (node.program, node.args, node.env)
         }
     };

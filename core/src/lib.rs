@@ -7,6 +7,7 @@
 pub mod cloudfront;
 pub mod config;
 pub mod edge;
+pub mod edge_headers;
 pub mod environment;
 pub mod headers;
 pub mod inject;

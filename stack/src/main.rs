@@ -112,6 +112,13 @@ struct Up {
     /// AWS_LAMBDA_LOG_FORMAT of the functions and format of the platform lines: json or text.
     #[arg(long, default_value = "json")]
     log_format: edge_stack::logs::LogFormat,
+    /// Cache policy of the cache behaviour (managed, by name): CachingDisabled, CachingOptimized, ...
+    #[arg(long, default_value = "CachingDisabled")]
+    cache_policy: String,
+    /// Origin request policy: edge-persist (the project's: session cookie, Accept,
+    /// Content-Type), a managed one (AllViewer, AllViewerExceptHostHeader, ...) or none.
+    #[arg(long, default_value = edge_stack::cloudfront::policy::PROJECT_ORIGIN_REQUEST_POLICY)]
+    origin_request_policy: String,
     /// Header carrying the persisted value (EDGE_PERSIST_HEADER of both functions).
     #[arg(long, default_value = "custom_header")]
     persisted_header: String,
@@ -211,6 +218,10 @@ fn run_up(up: Up, dir: &Path) -> Result<()> {
         persisted_header: up.persisted_header,
         run_dir: dir.to_path_buf(),
         origin_read_timeout: Duration::from_secs(30),
+        policies: edge_stack::cloudfront::Policies::by_name(
+            &up.cache_policy,
+            &up.origin_request_policy,
+        )?,
     };
     // Warnings of the stack itself (502s and their reasons) go to stderr; requests to stdout.
     tracing_subscriber::fmt()
@@ -231,10 +242,11 @@ async fn serve(config: StackConfig) -> Result<()> {
         config.edge_pool.concurrency_limit,
     );
     let header = config.persisted_header.clone();
+    let policies = config.policies.describe();
     let stack = Stack::start(config).await?;
     let url = stack.url();
     println!("edge-stack is up: {url}\n");
-    println!("  curl ──▶ CloudFront {url}");
+    println!("  curl ──▶ CloudFront {url}  ({policies})");
     println!("             │ origin-request event");
     println!("             ▼");
     println!("           edge-fn  (Lambda@Edge, log group /aws/lambda/us-east-1.edge-fn)");

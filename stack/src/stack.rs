@@ -32,6 +32,9 @@ pub struct StackConfig {
     /// Log streams go to `<run_dir>/logs`, the state file to `<run_dir>/stack-<port>.json`.
     pub run_dir: PathBuf,
     pub origin_read_timeout: Duration,
+    /// The cache behaviour's cache and origin request policies (default: the project's
+    /// deployment, CachingDisabled + the `edge-persist` origin request policy).
+    pub policies: crate::cloudfront::Policies,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -132,6 +135,7 @@ impl Stack {
             client,
             records: records.clone(),
             read_timeout: config.origin_read_timeout,
+            policies: config.policies.clone(),
         });
         let cf_addr = SocketAddr::new(config.bind, config.port);
         let (cf_listener, cloudfront) = bind(cf_addr).await?;

@@ -82,6 +82,7 @@ pub fn config(tag: &str, edge: &Path, origin: &Path) -> StackConfig {
         persisted_header: "custom_header".into(),
         run_dir: run_dir(tag),
         origin_read_timeout: Duration::from_secs(30),
+        policies: edge_stack::cloudfront::Policies::default(),
     }
 }
 

@@ -224,6 +224,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             persisted_header: "custom_header".into(),
             run_dir: dir.join(format!("stack-{run}")),
             origin_read_timeout: Duration::from_secs(30),
+            policies: edge_stack::cloudfront::Policies::default(),
         };
         let stack = Stack::start(config).await?;
         let s = warm(&client, &format!("{}/", stack.url()), opts.requests).await?;

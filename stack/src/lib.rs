@@ -6,9 +6,11 @@ pub mod binaries;
 pub mod cloudfront;
 pub mod control;
 pub mod environment;
+pub mod function;
 pub mod logs;
 pub mod pool;
 pub mod runtime_api;
+pub mod sandbox;
 pub mod stack;
 
 pub use alb::AlbOptions;

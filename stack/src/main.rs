@@ -55,7 +55,8 @@ enum Command {
 /// Which edge function the stack runs.
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum EdgeRuntime {
-    /// edge-fn, the native Rust binary.
+    /// edge-fn, the native Rust binary: a native test mode for speed (Lambda@Edge itself would
+    /// refuse a custom runtime and environment variables).
     Native,
     /// The Lambda@Edge package (Node.js + wasm) as Lambda's managed Node.js runtime runs it.
     NodeWasm,
@@ -103,6 +104,10 @@ struct Up {
     /// Memory size both functions are told (MB).
     #[arg(long, default_value_t = 128)]
     memory: u32,
+    /// Keep environments running between invocations (Lambda freezes them; freezing is on by
+    /// default).
+    #[arg(long)]
+    no_freeze: bool,
     /// ALB target group attribute lambda.multi_value_headers.enabled.
     #[arg(long)]
     multi_value_headers: bool,
@@ -198,6 +203,7 @@ fn run_up(up: Up, dir: &Path) -> Result<()> {
         memory_mb: up.memory,
         timeout,
         log_format: up.log_format,
+        freeze: !up.no_freeze,
         edge,
     };
     let config = StackConfig {
@@ -205,7 +211,12 @@ fn run_up(up: Up, dir: &Path) -> Result<()> {
         port: up.port,
         edge: FunctionSpec {
             args: edge_args,
-            env: function_env.iter().cloned().chain(edge_env).collect(),
+            // Lambda@Edge has no environment variables: the Node.js package gets only what the
+            // launcher sets (its config is compiled in); the native edge-fn reads them.
+            env: match up.edge {
+                EdgeRuntime::Native => function_env.iter().cloned().chain(edge_env).collect(),
+                EdgeRuntime::NodeWasm => edge_env,
+            },
             ..spec("edge-fn", edge_program, up.edge_timeout, true)
         },
         edge_pool: settings.clone(),
@@ -222,6 +233,7 @@ fn run_up(up: Up, dir: &Path) -> Result<()> {
             &up.cache_policy,
             &up.origin_request_policy,
         )?,
+        edge_native_test: up.edge == EdgeRuntime::Native,
     };
     // Warnings of the stack itself (502s and their reasons) go to stderr; requests to stdout.
     tracing_subscriber::fmt()

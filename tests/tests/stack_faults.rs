@@ -144,8 +144,19 @@ async fn edge_errors_crashes_and_timeouts_get_503_and_a_crash_costs_the_environm
     );
     let logs = stack.logs("/aws/lambda/us-east-1.edge-fn").await;
     let all: String = logs.iter().map(|(_, t)| t.as_str()).collect();
-    assert!(all.contains("Task timed out after 2.00 seconds"), "{all}");
-    assert!(all.contains("Runtime.ExitError"), "{all}");
+    // JSON log format: the timeout and the crash are platform records, not text lines.
+    let record = |kind: &str, status: &str| {
+        all.lines()
+            .map(edge_persist_tests::stack::message)
+            .any(|m| {
+                m.contains(&format!("\"{kind}\""))
+                    && edge_persist_tests::stack::has_field(m, "status", status)
+            })
+    };
+    assert!(record("platform.runtimeDone", "timeout"), "{all}");
+    assert!(record("platform.report", "timeout"), "{all}");
+    assert!(record("platform.report", "failure"), "{all}");
+    assert!(all.contains("\"errorType\":\"Runtime.ExitError\""), "{all}");
     stack.stop().await;
 }
 
@@ -270,9 +281,14 @@ async fn a_function_that_dies_during_init_or_cannot_start_is_an_execution_error(
         answer.body
     );
     let logs = stack.logs("/aws/lambda/us-east-1.edge-fn").await;
+    // JSON log format: the failed Init is a platform.initReport record with its error type.
     assert!(
-        logs.iter()
-            .any(|(_, t)| t.contains("INIT_REPORT") && t.contains("Status: error")),
+        logs.iter().flat_map(|(_, t)| t.lines()).any(|l| {
+            let m = edge_persist_tests::stack::message(l);
+            m.contains("\"platform.initReport\"")
+                && edge_persist_tests::stack::has_field(m, "status", "error")
+                && edge_persist_tests::stack::has_field(m, "errorType", "Runtime.ExitError")
+        }),
         "{logs:#?}"
     );
     assert_eq!(

@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 
 pub mod format;
 
-pub use format::{LogFormat, Report, ms, report_line};
+pub use format::{InitStatus, LogFormat, Report, Status, ms, report_line};
 
 /// The Region the local stack pretends to run in (the edge function's group carries it).
 pub const REGION: &str = "us-east-1";
@@ -31,9 +31,9 @@ pub fn log_group(function: &str, edge: bool) -> String {
     }
 }
 
-/// `YYYY/MM/DD/[$LATEST]<environment id>`, as Lambda names an environment's stream.
-pub fn stream_name(created: DateTime<Utc>, environment_id: &str) -> String {
-    format!("{}/[$LATEST]{environment_id}", created.format("%Y/%m/%d"))
+/// `YYYY/MM/DD/[<version>]<environment id>`, as Lambda names an environment's stream.
+pub fn stream_name(created: DateTime<Utc>, version: &str, environment_id: &str) -> String {
+    format!("{}/[{version}]{environment_id}", created.format("%Y/%m/%d"))
 }
 
 /// Directory holding a group's streams.
@@ -69,10 +69,12 @@ impl std::fmt::Debug for LogStream {
 
 impl LogStream {
     /// Create the stream file and start its writer over the child's stdout and stderr.
+    /// `first` lines are written before anything the child printed (INIT_START).
     pub async fn open(
         logs_root: &Path,
         group: &str,
         name: &str,
+        first: &[String],
         stdout: impl AsyncRead + Unpin + Send + 'static,
         stderr: impl AsyncRead + Unpin + Send + 'static,
     ) -> std::io::Result<Self> {
@@ -87,6 +89,10 @@ impl LogStream {
             .await?
             .into_std()
             .await;
+        let mut file = file;
+        for line in first {
+            write_line(&mut file, line);
+        }
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(write_stream(
             file,
@@ -278,7 +284,8 @@ mod tests {
         assert_eq!(log_group("edge-fn", true), "/aws/lambda/us-east-1.edge-fn");
         assert_eq!(log_group("alb-fn", false), "/aws/lambda/alb-fn");
         let t = Utc.with_ymd_and_hms(2026, 11, 27, 1, 2, 3).unwrap();
-        assert_eq!(stream_name(t, "abc"), "2026/11/27/[$LATEST]abc");
+        assert_eq!(stream_name(t, "$LATEST", "abc"), "2026/11/27/[$LATEST]abc");
+        assert_eq!(stream_name(t, "1", "abc"), "2026/11/27/[1]abc");
     }
 
     #[test]

@@ -34,7 +34,9 @@ pub fn signal_environment(pid: u32, signal: libc::c_int) {
 /// Resolves once the process's peak resident memory passes `limit_mb` (polled; see
 /// docs/PERFORMANCE.md for what the polling costs).
 pub async fn memory_exceeded(pid: u32, limit_mb: u32) {
-    let mut tick = tokio::time::interval(MEMORY_POLL);
+    // The first check after one period: an invocation shorter than that costs no read here
+    // (the REPORT line reads the peak once at its end anyway, and that read is checked too).
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + MEMORY_POLL, MEMORY_POLL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         tick.tick().await;

@@ -59,7 +59,7 @@ async fn text_logs_carry_init_start_and_the_status_of_failed_invocations() {
     .await;
     assert_eq!(stack.get("/raw/env").await.status, 200);
     assert_eq!(stack.get("/raw/sleep-3000").await.status, 502);
-    assert_eq!(stack.get("/raw/alloc-200").await.status, 502);
+    assert_eq!(stack.get("/raw/alloc-150").await.status, 502);
     let all = lines(&stack.logs("/aws/lambda/alb-fn").await);
     let first = |prefix: &str| all.iter().find(|l| l.starts_with(prefix)).cloned();
     assert!(
@@ -129,8 +129,8 @@ async fn a_function_over_its_memory_is_killed_and_its_environment_replaced() {
     let stack = raw_origin("raw-memory", |_| {}).await;
     let before = stack.get("/raw/env").await;
     assert_eq!(before.status, 200);
-    let answer = stack.get("/raw/alloc-200").await;
-    assert_eq!(answer.status, 502, "128 MB function holding 200 MB");
+    let answer = stack.get("/raw/alloc-150").await;
+    assert_eq!(answer.status, 502, "128 MB function holding 150 MB");
     let all = lines(&stack.logs("/aws/lambda/alb-fn").await);
     assert!(
         all.iter().any(|l| l.contains("\"platform.report\"")

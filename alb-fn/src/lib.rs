@@ -11,7 +11,7 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use edge_persist_core::echo::ORIGIN_ENVIRONMENT_HEADER;
 use edge_persist_core::{
-    Config, ConfigError, Echoed, Environment, format_time, id_from_bytes, token,
+    Config, ConfigError, Echoed, Environment, edge_headers, format_time, id_from_bytes, token,
 };
 use http::header::{CONTENT_TYPE, SET_COOKIE};
 use http::{HeaderMap, HeaderValue};
@@ -42,7 +42,7 @@ impl AlbState {
     pub fn from_env(environment_id: String) -> Result<Self, ConfigError> {
         let config = Config::from_lookup(|k| std::env::var(k).ok())?;
         // Same validation as the edge: a name the edge could not set is a configuration error.
-        let config = config.validate()?.config().clone();
+        config.validate()?;
         Ok(Self::new(config, environment_id))
     }
 }
@@ -117,15 +117,11 @@ pub fn handle_at(
 
     let c = &state.config;
     let persisted = first(&c.persisted_header);
-    let edge: BTreeMap<&str, String> = [
-        ("environment_id", &c.environment_id_header),
-        ("invocation", &c.invocation_header),
-        ("start", &c.temperature_header),
-        ("age_ms", &c.age_header),
-    ]
-    .into_iter()
-    .filter_map(|(field, name)| first(name).map(|v| (field, v)))
-    .collect();
+    // Every other header the edge sets, from core's one table, under its label.
+    let edge: BTreeMap<&str, String> = edge_headers::enabled(c)
+        .filter(|(h, _)| h.group != edge_headers::Group::Persisted)
+        .filter_map(|(h, name)| first(name).map(|v| (h.label, v)))
+        .collect();
     let origin = state.env.invoke(now);
     let sessions = &c.sessions;
     let has_session = !sessions.enabled

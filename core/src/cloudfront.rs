@@ -158,12 +158,16 @@ pub struct CustomOrigin {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct S3Origin {
+    /// `origin-access-identity` or `none`.
     pub auth_method: String,
     #[serde(default)]
     pub custom_headers: Headers,
     pub domain_name: String,
     pub path: String,
-    pub region: String,
+    /// Required only with `authMethod: origin-access-identity`; real events with `none` leave it
+    /// out (docs/AWS-BEHAVIOUR.md, "The CloudFront request event").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     #[serde(flatten)]
     pub extra: Extra,
 }

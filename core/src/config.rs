@@ -6,8 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::edge_headers;
 use crate::headers::{self, HeaderError};
-use crate::inject::Injector;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -206,31 +206,12 @@ impl Config {
         serde_json::from_str(json).map_err(|e| ConfigError::Json(e.to_string()))
     }
 
-    /// The header names this config sets, with the field that names each.
-    pub(crate) fn set_names(&self) -> Vec<(&'static str, &str)> {
-        let mut names = vec![("persisted_header", self.persisted_header.as_str())];
-        if self.environment_headers {
-            names.extend([
-                ("environment_id_header", self.environment_id_header.as_str()),
-                ("invocation_header", self.invocation_header.as_str()),
-                ("temperature_header", self.temperature_header.as_str()),
-                ("age_header", self.age_header.as_str()),
-            ]);
-        }
-        let s = &self.sessions;
-        if s.enabled {
-            names.extend([
-                ("sessions.state_header", s.state_header.as_str()),
-                ("sessions.first_seen_header", s.first_seen_header.as_str()),
-                ("sessions.hits_header", s.hits_header.as_str()),
-            ]);
-        }
-        names
-    }
-
     /// Validate once, at start: every name a token, not disallowed, not read-only, no two alike.
-    pub fn validate(self) -> Result<Injector, ConfigError> {
-        let names = self.set_names();
+    /// (`Injector::new` validates: it is the only way to inject.)
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let names: Vec<(&'static str, &str)> = edge_headers::enabled(self)
+            .map(|(h, name)| (h.field, name))
+            .collect();
         for (i, &(field, name)) in names.iter().enumerate() {
             headers::validate_settable_name(name)
                 .map_err(|source| ConfigError::Header { field, source })?;
@@ -256,7 +237,7 @@ impl Config {
                 return Err(ConfigError::Sessions("ttl_ms must be at least 1".into()));
             }
         }
-        Ok(Injector::new(self))
+        Ok(())
     }
 }
 

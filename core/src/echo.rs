@@ -3,6 +3,7 @@
 //! copies each edge header named here, and the probe reads the same response header names.
 
 use crate::Config;
+use crate::edge_headers::EDGE_HEADERS;
 
 /// A value copied from the request the edge sent to the origin into the origin's response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -49,16 +50,25 @@ impl Echoed {
         }
     }
 
+    /// The config field naming the request header the edge sets (a field of
+    /// [`crate::edge_headers::EDGE_HEADERS`], the one table of those names).
+    pub fn field(self) -> &'static str {
+        match self {
+            Echoed::Persisted => "persisted_header",
+            Echoed::EdgeEnvironment => "environment_id_header",
+            Echoed::EdgeStart => "temperature_header",
+            Echoed::EdgeInvocation => "invocation_header",
+            Echoed::Session => "sessions.state_header",
+            Echoed::SessionHits => "sessions.hits_header",
+        }
+    }
+
     /// The request header the edge sets, as `config` names it.
     pub fn request_header(self, config: &Config) -> &str {
-        match self {
-            Echoed::Persisted => &config.persisted_header,
-            Echoed::EdgeEnvironment => &config.environment_id_header,
-            Echoed::EdgeStart => &config.temperature_header,
-            Echoed::EdgeInvocation => &config.invocation_header,
-            Echoed::Session => &config.sessions.state_header,
-            Echoed::SessionHits => &config.sessions.hits_header,
-        }
+        EDGE_HEADERS
+            .iter()
+            .find(|h| h.field == self.field())
+            .map_or("", |h| (h.name)(config))
     }
 }
 
@@ -85,5 +95,9 @@ mod tests {
         };
         assert_eq!(Echoed::EdgeStart.request_header(&config), "x-temp");
         assert_eq!(Echoed::Persisted.request_header(&config), "custom_header");
+        // Every echoed value is a header of the edge's one table.
+        for e in Echoed::ALL {
+            assert!(EDGE_HEADERS.iter().any(|h| h.field == e.field()), "{e:?}");
+        }
     }
 }

@@ -87,7 +87,7 @@ pub struct Init {
 
 impl EdgeFunction {
     pub fn new(config: Config, init: Init) -> Result<Self, InitError> {
-        let injector = config.validate()?;
+        let injector = Injector::new(config)?;
         let s = &injector.config().sessions;
         let sessions = match s.enabled {
             true => Some(SessionStore::new(

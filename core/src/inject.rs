@@ -1,64 +1,39 @@
 //! Header injection into a CloudFront request.
 
 use crate::cloudfront::{HeaderEntry, Request};
-use crate::config::Config;
-use crate::environment::{Invocation, format_time};
+use crate::config::{Config, ConfigError};
+use crate::edge_headers;
+use crate::environment::Invocation;
 use crate::headers::{self, HeaderError};
 use crate::session::Visit;
 
-/// A validated [`Config`] (made by [`Config::validate`]): the only way to inject headers.
+/// A validated [`Config`]: the only way to inject headers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Injector {
     config: Config,
 }
 
 impl Injector {
-    pub(crate) fn new(config: Config) -> Self {
-        Self { config }
+    /// Validate `config` ([`Config::validate`]) and keep it.
+    pub fn new(config: Config) -> Result<Self, ConfigError> {
+        config.validate()?;
+        Ok(Self { config })
     }
 
     pub fn config(&self) -> &Config {
         &self.config
     }
 
-    /// The headers for one invocation, as (name as configured, value). Every name the config
-    /// sets is listed; `None` values are removed from the request rather than set.
+    /// The headers for one invocation, as (name as configured, value), from the one table
+    /// ([`edge_headers::EDGE_HEADERS`]). `None` values are removed from the request.
     pub fn headers_for(
         &self,
         inv: &Invocation,
         visit: Option<&Visit>,
     ) -> Vec<(&str, Option<String>)> {
-        let c = &self.config;
-        let mut out = vec![(c.persisted_header.as_str(), Some(inv.persisted.clone()))];
-        if c.environment_headers {
-            out.extend([
-                (
-                    c.environment_id_header.as_str(),
-                    Some(inv.environment_id.clone()),
-                ),
-                (c.invocation_header.as_str(), Some(inv.number.to_string())),
-                (
-                    c.temperature_header.as_str(),
-                    Some(inv.temperature().to_owned()),
-                ),
-                (c.age_header.as_str(), Some(inv.age_ms.to_string())),
-            ]);
-        }
-        let s = &c.sessions;
-        if s.enabled {
-            out.extend([
-                (
-                    s.state_header.as_str(),
-                    visit.map(|v| if v.new { "new" } else { "known" }.to_owned()),
-                ),
-                (
-                    s.first_seen_header.as_str(),
-                    visit.map(|v| format_time(v.first_seen)),
-                ),
-                (s.hits_header.as_str(), visit.map(|v| v.hits.to_string())),
-            ]);
-        }
-        out
+        edge_headers::enabled(&self.config)
+            .map(|(h, name)| (name, (h.value)(inv, visit)))
+            .collect()
     }
 
     /// Set our headers on `req`, replacing any client-sent header of the same name in any letter

@@ -8,6 +8,7 @@ pub mod cloudfront;
 pub mod config;
 pub mod echo;
 pub mod edge;
+pub mod edge_headers;
 pub mod environment;
 pub mod headers;
 pub mod inject;

@@ -71,8 +71,14 @@ fn valid_field_name(name: &str) -> bool {
     !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
-/// Bodies ALB passes as text; everything else is base64.
-fn is_text(content_type: Option<&str>) -> bool {
+/// Whether ALB passes a request body as it is: only without `Content-Encoding`, and only for the
+/// types it lists (`text/*`, `application/json`, `application/javascript`, `application/xml`).
+/// `+json` / `+xml` suffixes are not on the list, so they go base64 (docs/AWS-BEHAVIOUR.md,
+/// "Application Load Balancer with a Lambda target").
+fn is_text(content_type: Option<&str>, content_encoding: bool) -> bool {
+    if content_encoding {
+        return false;
+    }
     let Some(ct) = content_type else { return false };
     let ct = ct
         .split(';')
@@ -87,8 +93,26 @@ fn is_text(content_type: Option<&str>) -> bool {
             "application/xml",
         ]
         .contains(&ct.as_str())
-        || ct.ends_with("+json")
-        || ct.ends_with("+xml")
+}
+
+/// `X-Amzn-Trace-Id` as ALB forwards it: a new `Root` when there is none; otherwise the
+/// incoming fields are kept and `Self` is inserted first (or updated).
+fn trace_id(incoming: Option<&str>, now: chrono::DateTime<chrono::Utc>) -> String {
+    let fresh = || format!("1-{:08x}-{}", now.timestamp(), random_hex(12));
+    let fields: Vec<&str> = incoming
+        .unwrap_or("")
+        .split(';')
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .collect();
+    if !fields.iter().any(|f| f.starts_with("Root=")) {
+        return format!("Root={}", fresh());
+    }
+    let kept = fields.into_iter().filter(|f| !f.starts_with("Self="));
+    std::iter::once(format!("Self={}", fresh()))
+        .chain(kept.map(str::to_owned))
+        .collect::<Vec<_>>()
+        .join(";")
 }
 
 /// The target event for one request.
@@ -110,6 +134,11 @@ pub fn target_event(
             String::from_utf8_lossy(value.as_bytes()).into_owned(),
         ));
     }
+    let prior_trace = headers
+        .iter()
+        .rev()
+        .find(|(n, _)| n == "x-amzn-trace-id")
+        .map(|(_, v)| v.clone());
     let prior_xff: Vec<String> = headers
         .iter()
         .filter(|(n, _)| n == "x-forwarded-for")
@@ -131,11 +160,7 @@ pub fn target_event(
     headers.push(("x-forwarded-port".into(), alb.port.to_string()));
     headers.push((
         "x-amzn-trace-id".into(),
-        format!(
-            "Root=1-{:08x}-{}",
-            chrono::Utc::now().timestamp(),
-            random_hex(12)
-        ),
+        trace_id(prior_trace.as_deref(), chrono::Utc::now()),
     ));
     // Query parameters arrive as sent, not URL-decoded.
     let query: Vec<(String, String)> = uri
@@ -151,7 +176,9 @@ pub fn target_event(
     let content_type = viewer.get("content-type").and_then(|v| v.to_str().ok());
     let (body, base64) = match std::str::from_utf8(body) {
         _ if body.is_empty() => (String::new(), false),
-        Ok(text) if is_text(content_type) => (text.to_owned(), false),
+        Ok(text) if is_text(content_type, viewer.contains_key("content-encoding")) => {
+            (text.to_owned(), false)
+        }
         _ => (base64::engine::general_purpose::STANDARD.encode(body), true),
     };
     let mut event = json!({
@@ -203,14 +230,26 @@ pub enum InvalidResponse {
     Invalid(String),
 }
 
+/// Response fields that may be left out but not be `null`.
+const NOT_NULL: [&str; 4] = ["statusDescription", "headers", "multiValueHeaders", "body"];
+
 /// Turn the target's JSON into an HTTP response, in the mode the target group is in.
 pub fn convert_response(payload: &[u8], options: AlbOptions) -> Result<Response, InvalidResponse> {
     if payload.len() > MAX_LAMBDA_BYTES {
         return Err(InvalidResponse::TooLarge(payload.len()));
     }
     let invalid = |m: String| InvalidResponse::Invalid(m);
-    let r: TargetResponse = serde_json::from_slice(payload)
+    let raw: Value = serde_json::from_slice(payload)
         .map_err(|e| invalid(format!("not a target response: {e}")))?;
+    // Absent is fine; `null` is malformed (docs/AWS-BEHAVIOUR.md, "Application Load Balancer
+    // with a Lambda target").
+    for field in NOT_NULL {
+        if raw.get(field).is_some_and(Value::is_null) {
+            return Err(invalid(format!("{field} is null")));
+        }
+    }
+    let r: TargetResponse =
+        serde_json::from_value(raw).map_err(|e| invalid(format!("not a target response: {e}")))?;
     let status = StatusCode::from_u16(r.status_code).map_err(|_| {
         invalid(format!(
             "statusCode {} is not an HTTP status",
@@ -284,20 +323,26 @@ pub async fn handle(
         &peer.ip().to_string(),
     );
     let payload = Bytes::from(event.to_string());
+    // Every Lambda failure is a 502 at the ALB: timeout, throttle and function error alike
+    // (503 means no registered targets; 504 is not used for a function timeout). The reason goes
+    // to the log as the access log's `error_reason` would.
     match alb.target.invoke(payload).await {
         Ok(outcome) => convert_response(&outcome.served.payload, alb.options).unwrap_or_else(|e| {
             let e = crate::logs::sanitize(&e.to_string()).into_owned();
             tracing::warn!(error = %e, environment = %outcome.environment_id, "502 from the ALB");
             error_page(StatusCode::BAD_GATEWAY)
         }),
-        Err(PoolError::Throttled { .. }) => error_page(StatusCode::SERVICE_UNAVAILABLE),
-        Err(PoolError::Invoke {
-            failure: InvokeFailure::Timeout(_),
-            ..
-        }) => error_page(StatusCode::GATEWAY_TIMEOUT),
         Err(e) => {
+            let reason = match &e {
+                PoolError::Throttled { .. } => "LambdaThrottling",
+                PoolError::Invoke {
+                    failure: InvokeFailure::Timeout(_),
+                    ..
+                } => "LambdaUnhandled (timeout)",
+                _ => "LambdaUnhandled",
+            };
             let e = crate::logs::sanitize(&e.to_string()).into_owned();
-            tracing::warn!(error = %e, "502 from the ALB (LambdaUnhandled)");
+            tracing::warn!(error = %e, "502 from the ALB ({reason})");
             error_page(StatusCode::BAD_GATEWAY)
         }
     }
@@ -327,6 +372,16 @@ mod tests {
             convert_response(br#"{"statusCode":200,"headers":{"a b":"x"}}"#, single),
             Err(InvalidResponse::Invalid(_))
         ));
+        for field in NOT_NULL {
+            let body = format!(r#"{{"statusCode":200,"{field}":null}}"#);
+            assert!(
+                matches!(
+                    convert_response(body.as_bytes(), single),
+                    Err(InvalidResponse::Invalid(_))
+                ),
+                "{field}: null"
+            );
+        }
         let big = format!(
             r#"{{"statusCode":200,"body":"{}"}}"#,
             "x".repeat(MAX_LAMBDA_BYTES)
@@ -341,7 +396,47 @@ mod tests {
     fn field_names_and_text_types() {
         assert!(valid_field_name("x-persist-value"));
         assert!(!valid_field_name("custom_header"));
-        assert!(is_text(Some("application/json; charset=utf-8")));
-        assert!(!is_text(Some("image/png")));
+        assert!(is_text(Some("application/json; charset=utf-8"), false));
+        assert!(is_text(Some("text/csv"), false));
+        assert!(!is_text(Some("image/png"), false));
+        assert!(
+            !is_text(Some("application/ld+json"), false),
+            "+json is not listed"
+        );
+        assert!(
+            !is_text(Some("application/atom+xml"), false),
+            "+xml is not listed"
+        );
+        assert!(
+            !is_text(Some("text/plain"), true),
+            "Content-Encoding: base64"
+        );
+        assert!(!is_text(None, false));
+    }
+
+    #[test]
+    fn trace_id_keeps_root_and_adds_self() {
+        let now = chrono::Utc::now();
+        let fresh = trace_id(None, now);
+        assert!(
+            fresh.starts_with("Root=1-") && !fresh.contains(';'),
+            "{fresh}"
+        );
+        let root = "Root=1-67891233-abcdef012345678912345678";
+        let kept = trace_id(Some(&format!("{root};CalledFrom=app")), now);
+        let fields: Vec<&str> = kept.split(';').collect();
+        assert!(fields[0].starts_with("Self=1-"), "{kept}");
+        assert_eq!(&fields[1..], [root, "CalledFrom=app"]);
+        let updated = trace_id(Some(&format!("Self=1-0-old;{root}")), now);
+        assert!(
+            !updated.contains("Self=1-0-old") && updated.contains(root),
+            "{updated}"
+        );
+        assert_eq!(
+            trace_id(Some("CalledFrom=app"), now)
+                .matches("Root=")
+                .count(),
+            1
+        );
     }
 }

@@ -8,11 +8,13 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use tokio::sync::{oneshot, watch};
 
-use crate::logs::{self, LogStream};
-use crate::runtime_api::{FunctionError, Invocation, Reply, RuntimeApi};
+pub use crate::function::{EDGE_MAX_TIMEOUT, EDGE_VERSION, FunctionSpec};
+use crate::logs::{self, InitStatus, LogStream, Status};
+use crate::runtime_api::{FunctionError, Invocation, Reply, RuntimeApi, StartLog};
+use crate::sandbox::{memory_exceeded, signal_environment, tmp_dir};
 
 /// Lambda's limit on the Init phase.
 pub const INIT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -21,31 +23,6 @@ pub const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 /// response and exits at once has written the whole request before it died, and the Runtime
 /// API's handler only needs to be scheduled to take it.
 const ANSWER_AFTER_EXIT: Duration = Duration::from_millis(500);
-
-/// How to run one function: the program and what Lambda would tell it.
-#[derive(Debug, Clone)]
-pub struct FunctionSpec {
-    pub name: String,
-    pub program: PathBuf,
-    pub args: Vec<String>,
-    /// The function's own environment variables (Lambda's "Environment variables").
-    pub env: Vec<(String, String)>,
-    pub memory_mb: u32,
-    pub timeout: Duration,
-    pub log_format: logs::LogFormat,
-    /// Lambda@Edge: log group `/aws/lambda/us-east-1.<name>`.
-    pub edge: bool,
-}
-
-impl FunctionSpec {
-    pub fn arn(&self) -> String {
-        format!(
-            "arn:aws:lambda:{}:123456789012:function:{}",
-            logs::REGION,
-            self.name
-        )
-    }
-}
 
 /// Why an invocation failed in a way that ends the environment, or how the function failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -62,6 +39,8 @@ pub enum InvokeFailure {
     /// the invocation never reached the function, and another environment may take it.
     #[error("runtime exited before taking the invocation: {0}")]
     Gone(String),
+    #[error("Runtime.OutOfMemory: the function used more than its {0} MB")]
+    OutOfMemory(u32),
 }
 
 impl InvokeFailure {
@@ -87,6 +66,13 @@ pub struct Environment {
     pub created: Instant,
     pub memory_mb: u32,
     log_format: logs::LogFormat,
+    version: &'static str,
+    /// The environment's /tmp (TMPDIR), removed with it.
+    pub tmp: PathBuf,
+    freeze: bool,
+    /// Invocations running now; the process is stopped while it is 0 (with `freeze`). The lock
+    /// orders the signals with the count.
+    active: Mutex<usize>,
     api: RuntimeApi,
     log: LogStream,
     spawned: Instant,
@@ -122,7 +108,11 @@ impl Environment {
         let id = random_hex(16);
         let api = RuntimeApi::start(spec.arn()).await?;
         let group = logs::log_group(&spec.name, spec.edge);
-        let stream = logs::stream_name(Utc::now(), &id);
+        let stream = logs::stream_name(Utc::now(), spec.version(), &id);
+        // The environment's own /tmp: a directory of its own, kept for its life, named by
+        // TMPDIR (docs/AWS-BEHAVIOUR.md, "The Lambda execution environment").
+        let tmp = tmp_dir(logs_root, &id);
+        std::fs::create_dir_all(&tmp)?;
         let mut cmd = tokio::process::Command::new(&spec.program);
         cmd.args(&spec.args)
             .env_clear()
@@ -133,8 +123,9 @@ impl Environment {
             .env("TZ", ":UTC")
             .env("LANG", "en_US.UTF-8")
             .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
-            .env("AWS_LAMBDA_FUNCTION_NAME", &spec.name)
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_FUNCTION_NAME", spec.lambda_name())
+            .env("AWS_LAMBDA_FUNCTION_VERSION", spec.version())
+            .env("TMPDIR", &tmp)
             .env(
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
                 spec.memory_mb.to_string(),
@@ -180,7 +171,12 @@ impl Environment {
         let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
             return Err(std::io::Error::other("child pipes missing"));
         };
-        let log = LogStream::open(logs_root, &group, &stream, stdout, stderr).await?;
+        let init_start = spec.log_format.init_start(
+            &spec.lambda_name(),
+            spec.version(),
+            &spec.runtime_version(),
+        );
+        let log = LogStream::open(logs_root, &group, &stream, &init_start, stdout, stderr).await?;
         let (exited_tx, exited) = watch::channel(None);
         let (kill_tx, kill_rx) = oneshot::channel::<()>();
         tokio::spawn(async move {
@@ -206,6 +202,10 @@ impl Environment {
             created: spawned,
             memory_mb: spec.memory_mb,
             log_format: spec.log_format,
+            version: spec.version(),
+            tmp,
+            freeze: spec.freeze,
+            active: Mutex::new(0),
             api,
             log,
             spawned,
@@ -244,6 +244,37 @@ impl Environment {
         timeout: Duration,
     ) -> Result<Served, InvokeFailure> {
         self.invocations.fetch_add(1, Ordering::AcqRel);
+        self.begin();
+        let result = self.run(request_id, payload, timeout).await;
+        self.end();
+        result
+    }
+
+    /// Thaw the environment for an invocation (it is stopped while none runs).
+    fn begin(&self) {
+        let mut active = self.active.lock().unwrap_or_else(PoisonError::into_inner);
+        if *active == 0 && self.freeze && self.invocations() > 1 {
+            signal_environment(self.pid, libc::SIGCONT);
+        }
+        *active += 1;
+    }
+
+    /// Freeze the environment once no invocation runs in it: its timers and background work
+    /// wait for the next invocation, as at Lambda.
+    fn end(&self) {
+        let mut active = self.active.lock().unwrap_or_else(PoisonError::into_inner);
+        *active = active.saturating_sub(1);
+        if *active == 0 && self.freeze && !self.has_exited() {
+            signal_environment(self.pid, libc::SIGSTOP);
+        }
+    }
+
+    async fn run(
+        &self,
+        request_id: &str,
+        payload: Bytes,
+        timeout: Duration,
+    ) -> Result<Served, InvokeFailure> {
         let cold = self.cold.swap(false, Ordering::AcqRel);
         let (dispatched_tx, dispatched_rx) = oneshot::channel();
         let (reply_tx, reply_rx) = oneshot::channel();
@@ -259,7 +290,12 @@ impl Environment {
             timeout,
             trace_id,
             dispatched: dispatched_tx,
-            start_log: Some((self.log.clone(), self.log_format.start(request_id))),
+            start_log: Some(StartLog {
+                log: self.log.clone(),
+                format: self.log_format,
+                start: self.log_format.start(request_id, self.version),
+                init_since: cold.then_some(self.spawned),
+            }),
             reply: reply_tx,
         };
         if self.api.inbox.send(invocation).is_err() {
@@ -268,6 +304,7 @@ impl Environment {
         let dispatched = self.wait_dispatch(dispatched_rx, cold, timeout).await?;
         let init = if cold { self.init_duration() } else { None };
         let mut exited = self.exited.clone();
+        let limit_mb = self.memory_mb;
         let mut reply_rx = reply_rx;
         let answer = |reply: Result<Reply, _>| match reply {
             Ok(Reply::Response(body)) => Ok(body),
@@ -280,6 +317,7 @@ impl Environment {
             reply = &mut reply_rx => Ok(answer(reply)),
             status = exited.wait_for(Option::is_some) => Err(exit_text(status.ok().and_then(|s| s.clone()))),
             () = tokio::time::sleep_until((dispatched + timeout).into()) => Ok(Err(InvokeFailure::Timeout(timeout))),
+            () = memory_exceeded(self.pid, limit_mb) => Ok(Err(InvokeFailure::OutOfMemory(limit_mb))),
         };
         let outcome = match waited {
             Ok(outcome) => outcome,
@@ -289,35 +327,42 @@ impl Environment {
                 _ => Err(InvokeFailure::Exited(status)),
             },
         };
-        let duration = dispatched.elapsed();
-        match &outcome {
-            Err(InvokeFailure::Timeout(t)) => {
-                self.log.platform(format!(
-                    "{} {request_id} Task timed out after {:.2} seconds",
-                    format_now(),
-                    t.as_secs_f64()
-                ));
+        // A peak between two polls still counts: the high-water mark keeps it.
+        let max_used_mb = logs::max_memory_used_mb(self.pid);
+        let outcome = match outcome {
+            Ok(_) if max_used_mb.is_some_and(|m| m > u64::from(limit_mb)) => {
+                Err(InvokeFailure::OutOfMemory(limit_mb))
             }
-            Err(InvokeFailure::Exited(status)) => {
-                self.log.platform(format!(
-                    "RequestId: {request_id} Error: Runtime exited with error: {status}"
-                ));
-                self.log.platform("Runtime.ExitError");
-            }
-            _ => {}
-        }
-        let status = match &outcome {
-            Ok(_) => "success",
-            Err(InvokeFailure::Function(_)) => "error",
-            Err(InvokeFailure::Timeout(_)) => "timeout",
-            Err(_) => "failure",
+            other => other,
         };
-        self.log.platform(self.log_format.end(request_id, status));
+        if matches!(outcome, Err(InvokeFailure::OutOfMemory(_))) {
+            self.kill_now();
+        }
+        let duration = dispatched.elapsed();
+        let status = match &outcome {
+            Ok(_) => Status::Success,
+            Err(InvokeFailure::Function(e)) => Status::Error(e.error_type.clone()),
+            Err(InvokeFailure::Timeout(_)) => Status::Timeout,
+            Err(InvokeFailure::OutOfMemory(_)) => {
+                Status::Failure("Runtime.OutOfMemory".into(), "signal: killed".into())
+            }
+            Err(InvokeFailure::Exited(how) | InvokeFailure::Gone(how)) => {
+                Status::Failure("Runtime.ExitError".into(), how.clone())
+            }
+            Err(InvokeFailure::InitFailed(_)) => {
+                Status::Failure("Runtime.Unknown".into(), String::new())
+            }
+        };
+        for line in self.log_format.failure(request_id, &status, timeout) {
+            self.log.platform(line);
+        }
+        self.log
+            .platform(self.log_format.end(request_id, &status, duration));
         let report = logs::Report {
             request_id,
             duration,
             memory_mb: self.memory_mb,
-            max_used_mb: logs::max_memory_used_mb(self.pid),
+            max_used_mb,
             init,
             status,
         };
@@ -327,6 +372,11 @@ impl Environment {
             duration,
             init,
         })
+    }
+
+    /// SIGKILL at once (out of memory): the environment is discarded.
+    fn kill_now(&self) {
+        signal_environment(self.pid, libc::SIGKILL);
     }
 
     /// Until the runtime takes the invocation: on a cold start that is the end of Init.
@@ -346,7 +396,7 @@ impl Environment {
             at = dispatched => at.map_err(|_| InvokeFailure::Exited("runtime API closed".into())),
             err = init_error.wait_for(Option::is_some) => {
                 let e = err.ok().and_then(|e| e.clone()).unwrap_or_else(|| FunctionError { error_type: "Runtime.Unknown".into(), error_message: String::new() });
-                self.log.platform(format!("INIT_REPORT Init Duration: {} ms\tPhase: init\tStatus: error\tError Type: {}", logs::ms(self.spawned.elapsed()), e.error_type));
+                self.init_failed(&InitStatus::Error(e.error_type.clone()));
                 Err(InvokeFailure::InitFailed(format!("{}: {}", e.error_type, e.error_message)))
             }
             status = exited.wait_for(Option::is_some) => {
@@ -354,16 +404,22 @@ impl Environment {
                 if !cold {
                     return Err(InvokeFailure::Gone(text));
                 }
-                self.log.platform(format!("INIT_REPORT Init Duration: {} ms\tPhase: init\tStatus: error\tError Type: Runtime.ExitError ({text})", logs::ms(self.spawned.elapsed())));
+                self.init_failed(&InitStatus::Error("Runtime.ExitError".into()));
                 Err(InvokeFailure::InitFailed(format!("runtime exited during init: {text}")))
             }
             () = tokio::time::sleep(limit) => {
                 if !cold {
                     return Err(InvokeFailure::Timeout(timeout));
                 }
-                self.log.platform(format!("INIT_REPORT Init Duration: {} ms\tPhase: init\tStatus: timeout", logs::ms(self.spawned.elapsed())));
+                self.init_failed(&InitStatus::Timeout);
                 Err(InvokeFailure::InitFailed(format!("no call to /runtime/invocation/next within {limit:?}")))
             }
+        }
+    }
+
+    fn init_failed(&self, status: &InitStatus) {
+        for line in self.log_format.init_end(self.spawned.elapsed(), status) {
+            self.log.platform(line);
         }
     }
 
@@ -381,6 +437,7 @@ impl Environment {
         let _ =
             tokio::time::timeout(Duration::from_secs(5), exited.wait_for(Option::is_some)).await;
         self.log.flush().await;
+        let _ = std::fs::remove_dir_all(&self.tmp);
     }
 }
 
@@ -409,9 +466,4 @@ fn kill_group(pid: u32) {
 
 fn exit_text(status: Option<String>) -> String {
     status.unwrap_or_else(|| "unknown".into())
-}
-
-fn format_now() -> String {
-    let now: DateTime<Utc> = Utc::now();
-    edge_persist_core::format_time(now)
 }

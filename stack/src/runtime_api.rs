@@ -42,9 +42,20 @@ pub struct Invocation {
     pub trace_id: String,
     /// Told the instant `next` hands the invocation to the runtime (the Invoke phase starts).
     pub dispatched: oneshot::Sender<Instant>,
-    /// START line, written before the runtime gets the event (see `LogStream::platform_now`).
-    pub start_log: Option<(crate::logs::LogStream, String)>,
+    /// START (after the end of Init, on a cold start), written before the runtime gets the
+    /// event (see `LogStream::platform_now`).
+    pub start_log: Option<StartLog>,
     pub reply: oneshot::Sender<Reply>,
+}
+
+/// The platform lines `next` writes before it hands out an invocation.
+#[derive(Debug)]
+pub struct StartLog {
+    pub log: crate::logs::LogStream,
+    pub format: crate::logs::LogFormat,
+    pub start: String,
+    /// On a cold start, when the environment was spawned: Init ends with this `next`.
+    pub init_since: Option<Instant>,
 }
 
 /// What the runtime answered.
@@ -97,6 +108,9 @@ struct ApiState {
     /// tokio's Mutex: the runtime's long-poll `next` holds it across the wait.
     inbox: tokio::sync::Mutex<mpsc::UnboundedReceiver<Invocation>>,
     pending: Mutex<HashMap<String, oneshot::Sender<Reply>>>,
+    /// Ids of the last invocations that were handed out and are over (answered, or given up on
+    /// after a timeout): a late answer gets 410, an unknown id 400. Bounded: the oldest go.
+    finished: Mutex<std::collections::VecDeque<String>>,
     /// Set by the first `next`: init is over.
     init_done: watch::Sender<Option<Instant>>,
     init_error: watch::Sender<Option<FunctionError>>,
@@ -129,6 +143,7 @@ impl RuntimeApi {
             function_arn,
             inbox: tokio::sync::Mutex::new(rx),
             pending: Mutex::new(HashMap::new()),
+            finished: Mutex::new(std::collections::VecDeque::new()),
             init_done,
             init_error,
         });
@@ -191,8 +206,15 @@ async fn next(State(state): State<Arc<ApiState>>) -> Response {
             "the environment is shutting down",
         );
     };
-    if let Some((log, line)) = inv.start_log.take() {
-        log.platform_now(line).await;
+    if let Some(start) = inv.start_log.take() {
+        let init = start.init_since.map(|since| {
+            start
+                .format
+                .init_end(since.elapsed(), &crate::logs::InitStatus::Success)
+        });
+        for line in init.into_iter().flatten().chain([start.start]) {
+            start.log.platform_now(line).await;
+        }
     }
     let deadline = chrono::Utc::now() + inv.timeout;
     let mut headers = HeaderMap::new();
@@ -222,12 +244,53 @@ async fn next(State(state): State<Arc<ApiState>>) -> Response {
     (StatusCode::OK, headers, inv.payload).into_response()
 }
 
-fn take_pending(state: &ApiState, id: &str) -> Option<oneshot::Sender<Reply>> {
-    state
+/// The reply channel of a pending invocation, which is over from now on; or the answer for an id
+/// that is not pending: 410 for a finished invocation (the runtime answered late, or twice), 400
+/// for an id never handed out.
+fn take_pending(state: &ApiState, id: &str) -> Result<oneshot::Sender<Reply>, Box<Response>> {
+    let taken = state
         .pending
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
-        .remove(id)
+        .remove(id);
+    let mut finished = state
+        .finished
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    let mut finish = |id: &str| {
+        if finished.len() >= FINISHED_KEPT {
+            finished.pop_front();
+        }
+        finished.push_back(id.to_owned());
+    };
+    match taken {
+        // A sender whose receiver is gone: the environment gave up on the invocation (timeout).
+        Some(reply) if !reply.is_closed() => {
+            finish(id);
+            Ok(reply)
+        }
+        Some(_) => {
+            finish(id);
+            Err(Box::new(late(id)))
+        }
+        None if finished.iter().any(|f| f == id) => Err(Box::new(late(id))),
+        None => Err(Box::new(api_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestID",
+            format!("no pending invocation {id}"),
+        ))),
+    }
+}
+
+/// How many finished invocation ids an environment remembers for the 410 answer.
+const FINISHED_KEPT: usize = 256;
+
+fn late(id: &str) -> Response {
+    api_error(
+        StatusCode::GONE,
+        "InvocationFinished",
+        format!("invocation {id} is already over"),
+    )
 }
 
 /// Run a handler's work to its end even when the runtime hangs up before it is answered (it
@@ -253,12 +316,9 @@ async fn response(
 async fn take_response(state: Arc<ApiState>, id: String, body: axum::body::Body) -> Response {
     // Never more than one byte over the limit is held.
     let body = axum::body::to_bytes(body, MAX_RESPONSE_BYTES).await;
-    let Some(reply) = take_pending(&state, &id) else {
-        return api_error(
-            StatusCode::BAD_REQUEST,
-            "InvalidRequestID",
-            format!("no pending invocation {id}"),
-        );
+    let reply = match take_pending(&state, &id) {
+        Ok(reply) => reply,
+        Err(answer) => return *answer,
     };
     match body {
         Ok(body) => {
@@ -278,17 +338,30 @@ async fn take_response(state: Arc<ApiState>, id: String, body: axum::body::Body)
     }
 }
 
-fn parse_error(headers: &HeaderMap, body: &[u8]) -> Result<FunctionError, String> {
-    let mut err: FunctionError = serde_json::from_slice(body)
-        .map_err(|e| format!("error body is not an ErrorRequest: {e}"))?;
-    if err.error_type.is_empty() {
-        err.error_type = headers
-            .get("lambda-runtime-function-error-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("Unhandled")
-            .to_owned();
+/// An error report: any body is accepted. The type is the body's `errorType` when the body is an
+/// ErrorRequest that names one (the payload Lambda returns carries it), else the
+/// `Lambda-Runtime-Function-Error-Type` header (runtimes send a category such as `unhandled`
+/// there), else `Unhandled`; the message is the body's `errorMessage`, else the body as text.
+fn parse_error(headers: &HeaderMap, body: &[u8]) -> FunctionError {
+    let parsed: Option<FunctionError> = serde_json::from_slice(body).ok();
+    let header = headers
+        .get("lambda-runtime-function-error-type")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty());
+    let error_type = parsed
+        .as_ref()
+        .map(|e| e.error_type.clone())
+        .filter(|t| !t.is_empty())
+        .or_else(|| header.map(str::to_owned))
+        .unwrap_or_else(|| "Unhandled".to_owned());
+    let error_message = match parsed {
+        Some(e) => e.error_message,
+        None => String::from_utf8_lossy(body).into_owned(),
+    };
+    FunctionError {
+        error_type,
+        error_message,
     }
-    Ok(err)
 }
 
 async fn error(
@@ -301,16 +374,11 @@ async fn error(
 }
 
 fn take_error(state: &ApiState, id: &str, headers: &HeaderMap, body: &[u8]) -> Response {
-    let err = match parse_error(headers, body) {
-        Ok(err) => err,
-        Err(msg) => return api_error(StatusCode::BAD_REQUEST, "InvalidRequestBody", msg),
-    };
-    let Some(reply) = take_pending(state, id) else {
-        return api_error(
-            StatusCode::BAD_REQUEST,
-            "InvalidRequestID",
-            format!("no pending invocation {id}"),
-        );
+    // Lambda takes any body here: the error type comes from the body or the header.
+    let err = parse_error(headers, body);
+    let reply = match take_pending(state, id) {
+        Ok(reply) => reply,
+        Err(answer) => return *answer,
     };
     let _ = reply.send(Reply::Error(err));
     accepted()
@@ -321,10 +389,7 @@ async fn init_error(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let err = match parse_error(&headers, &body) {
-        Ok(err) => err,
-        Err(msg) => return api_error(StatusCode::BAD_REQUEST, "InvalidRequestBody", msg),
-    };
+    let err = parse_error(&headers, &body);
     state.init_error.send_replace(Some(err));
     accepted()
 }
@@ -340,7 +405,9 @@ mod tests {
             "lambda-runtime-function-error-type",
             HeaderValue::from_static("Runtime.Custom"),
         );
-        let e = parse_error(&h, br#"{"errorMessage":"boom"}"#).unwrap();
+        let e = parse_error(&h, br#"{"errorType":"InBody","errorMessage":"boom"}"#);
+        assert_eq!(e.error_type, "InBody", "the body's own type first");
+        let e = parse_error(&h, br#"{"errorMessage":"boom"}"#);
         assert_eq!(
             e,
             FunctionError {
@@ -348,7 +415,13 @@ mod tests {
                 error_message: "boom".into()
             }
         );
-        assert!(parse_error(&h, b"not json").is_err());
+        let any = parse_error(&h, b"not json at all");
+        assert_eq!(
+            (any.error_type.as_str(), any.error_message.as_str()),
+            ("Runtime.Custom", "not json at all")
+        );
+        let bare = parse_error(&HeaderMap::new(), b"");
+        assert_eq!(bare.error_type, "Unhandled");
     }
 
     /// The API over real HTTP: one invocation's round trip, then the error shapes.
@@ -422,21 +495,25 @@ mod tests {
             .send()
             .await
             .unwrap();
-        assert_eq!(again.status(), 400);
+        assert_eq!(
+            again.status(),
+            410,
+            "a second answer to a finished invocation"
+        );
         assert_eq!(
             shape(again.json().await.unwrap()),
-            ("InvalidRequestID".into(), true)
+            ("InvocationFinished".into(), true)
         );
-        let bad = client
+        let unknown_id = client
             .post(format!("{base}/invocation/req-2/error"))
             .body("not json")
             .send()
             .await
             .unwrap();
-        assert_eq!(bad.status(), 400);
+        assert_eq!(unknown_id.status(), 400);
         assert_eq!(
-            shape(bad.json().await.unwrap()),
-            ("InvalidRequestBody".into(), true)
+            shape(unknown_id.json().await.unwrap()),
+            ("InvalidRequestID".into(), true)
         );
         let unknown = client.get(format!("{base}/nope")).send().await.unwrap();
         assert_eq!(unknown.status(), 404);

@@ -35,6 +35,13 @@ pub struct StackConfig {
     pub origin_read_timeout: Duration,
     /// Limits of the CloudFront and ALB listeners.
     pub listener: crate::serve::ListenerLimits,
+    /// The cache behaviour's cache and origin request policies (default: the project's
+    /// deployment, CachingDisabled + the `edge-persist` origin request policy).
+    pub policies: crate::cloudfront::Policies,
+    /// Run an edge function Lambda@Edge would refuse (a custom runtime such as the native
+    /// edge-fn, environment variables, a timeout over 30 s): the native test mode, for speed.
+    /// Off, such an edge function is refused at start.
+    pub edge_native_test: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +56,10 @@ pub enum StackError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot build the HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+    #[error("Lambda@Edge would refuse the edge function: {}; run it in the native test mode to allow it", .0.join("; "))]
+    EdgeRefused(Vec<String>),
 }
 
 /// A running stack. Dropping it stops the servers and kills every environment; `shutdown`
@@ -83,6 +94,16 @@ const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
 impl Stack {
     pub async fn start(config: StackConfig) -> Result<Self, StackError> {
+        let refused = config.edge.edge_refusals();
+        if !refused.is_empty() {
+            if !config.edge_native_test {
+                return Err(StackError::EdgeRefused(refused));
+            }
+            tracing::info!(
+                "native test mode: running an edge function Lambda@Edge would refuse ({})",
+                refused.join("; ")
+            );
+        }
         let logs_root = config.run_dir.join("logs");
         std::fs::create_dir_all(&logs_root).map_err(|source| StackError::Io {
             path: logs_root.clone(),
@@ -118,6 +139,7 @@ impl Stack {
             records: records.clone(),
             read_timeout: config.origin_read_timeout,
             bodies: BodyBudget::new(config.listener),
+            policies: config.policies.clone(),
         });
         let cf_addr = SocketAddr::new(config.bind, config.port);
         let (cf_listener, cloudfront) = bind(cf_addr).await?;

@@ -59,6 +59,7 @@ pub fn function(name: &str, program: &Path, timeout: Duration, edge: bool) -> Fu
         memory_mb: 128,
         timeout,
         log_format: LogFormat::Json,
+        freeze: true,
         edge,
     }
 }
@@ -83,6 +84,9 @@ pub fn config(tag: &str, edge: &Path, origin: &Path) -> StackConfig {
         run_dir: run_dir(tag),
         origin_read_timeout: Duration::from_secs(30),
         listener: edge_stack::serve::ListenerLimits::PUBLIC,
+        policies: edge_stack::cloudfront::Policies::default(),
+        // The native edge-fn and fault-fn are custom runtimes: the native test mode.
+        edge_native_test: true,
     }
 }
 
@@ -250,4 +254,22 @@ pub fn has_field(line: &str, key: &str, value: &str) -> bool {
         }
     }
     serde_json::from_str::<serde_json::Value>(line).is_ok_and(|v| walk(&v, key, value))
+}
+
+/// The real Python executable (not a version-manager shim, which needs variables Lambda does
+/// not set) and the test-only raw runtime it runs (`tests/fixtures/runtimes/raw-runtime.py`).
+pub fn raw_runtime() -> (PathBuf, Vec<String>) {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    let python = PYTHON.get_or_init(|| {
+        let out = std::process::Command::new("python3")
+            .args(["-c", "import sys; print(sys.executable)"])
+            .output()
+            .unwrap_or_else(|e| panic!("the raw-runtime tests need python3 on PATH: {e}"));
+        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+    });
+    let script = crate::fixtures_dir()
+        .parent()
+        .map(|f| f.join("runtimes/raw-runtime.py"))
+        .unwrap_or_default();
+    (python.clone(), vec![script.display().to_string()])
 }

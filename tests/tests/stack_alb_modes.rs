@@ -8,6 +8,9 @@ async fn multi_value_mode_passes_repeated_headers_and_the_answer_comes_back() {
     let b = bins();
     let mut cfg = config("multi", &b.edge_fn, &b.alb_fn);
     cfg.alb.multi_value_headers = true;
+    // The viewer's own headers reach the ALB only with a policy that forwards them.
+    cfg.policies = edge_stack::cloudfront::Policies::by_name("CachingDisabled", "AllViewer")
+        .unwrap_or_else(|e| panic!("{e}"));
     let stack = TestStack::start(cfg).await;
     let answer = stack
         .get_with(

@@ -46,7 +46,7 @@ async fn a_returned_uri_is_a_path_on_the_origin_sent_as_returned() {
             .recv()
             .await
             .unwrap_or_else(|e| panic!("no record: {e}"));
-        assert_eq!(record.result, "LambdaValidationError", "{refused}");
+        assert_eq!(record.result.as_str(), "LambdaValidationError", "{refused}");
     }
     stack.stop().await;
 }

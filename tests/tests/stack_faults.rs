@@ -40,7 +40,10 @@ async fn edge_results_that_break_cloudfront_rules_get_502() {
     let mut records = stack.stack.subscribe();
     let disallowed = stack.get("/edge/disallowed").await;
     assert_eq!(disallowed.status, 502);
-    assert_eq!(disallowed.header("x-cache"), Some("Error from cloudfront"));
+    assert_eq!(
+        disallowed.header("x-cache"),
+        Some("LambdaValidationError from cloudfront")
+    );
     assert_eq!(disallowed.header("content-type"), Some("text/html"));
     assert!(
         disallowed
@@ -53,7 +56,7 @@ async fn edge_results_that_break_cloudfront_rules_get_502() {
         redact_request_id(&disallowed.body)
     );
     assert_eq!(
-        records.recv().await.map(|r| r.result).ok(),
+        records.recv().await.map(|r| r.result.as_str()).ok(),
         Some("LambdaValidationError")
     );
 
@@ -94,12 +97,18 @@ async fn edge_errors_crashes_and_timeouts_get_503_and_a_crash_costs_the_environm
     // A handled function error keeps the environment (as Lambda does).
     let error = stack.get("/edge/error").await;
     assert_eq!(error.status, 503);
+    assert_eq!(
+        error.header("x-cache"),
+        Some("LambdaExecutionError from cloudfront")
+    );
+    // The function's error type and message go to the logs, never to the viewer.
+    assert!(!error.body.contains("FaultError"), "{}", error.body);
     let errored = records
         .recv()
         .await
         .unwrap_or_else(|e| panic!("no record: {e}"));
     assert_eq!(
-        (errored.result, errored.edge_environment.as_deref()),
+        (errored.result.as_str(), errored.edge_environment.as_deref()),
         ("LambdaExecutionError", Some(first_env.as_str()))
     );
     // The viewer learns the kind of failure, never the function's message or the environment.
@@ -150,11 +159,29 @@ async fn edge_errors_crashes_and_timeouts_get_503_and_a_crash_costs_the_environm
     );
 
     let hang = stack.get("/edge/hang").await;
-    assert_eq!(hang.status, 503, "an edge timeout is an execution error");
+    assert_eq!(
+        hang.status, 503,
+        "an edge timeout is a Lambda limit exceeded"
+    );
+    assert_eq!(
+        hang.header("x-cache"),
+        Some("LambdaLimitExceeded from cloudfront")
+    );
     let logs = stack.logs("/aws/lambda/us-east-1.edge-fn").await;
     let all: String = logs.iter().map(|(_, t)| t.as_str()).collect();
-    assert!(all.contains("Task timed out after 2.00 seconds"), "{all}");
-    assert!(all.contains("Runtime.ExitError"), "{all}");
+    // JSON log format: the timeout and the crash are platform records, not text lines.
+    let record = |kind: &str, status: &str| {
+        all.lines()
+            .map(edge_persist_tests::stack::message)
+            .any(|m| {
+                m.contains(&format!("\"{kind}\""))
+                    && edge_persist_tests::stack::has_field(m, "status", status)
+            })
+    };
+    assert!(record("platform.runtimeDone", "timeout"), "{all}");
+    assert!(record("platform.report", "timeout"), "{all}");
+    assert!(record("platform.report", "failure"), "{all}");
+    assert!(all.contains("\"errorType\":\"Runtime.ExitError\""), "{all}");
     stack.stop().await;
 }
 
@@ -185,9 +212,12 @@ async fn requests_above_the_concurrency_limit_are_throttled() {
     let throttled = [a, b2, c]
         .into_iter()
         .find(|x| x.status == 503)
-        .map(|x| x.body)
-        .unwrap_or_default();
-    assert!(throttled.contains("throttled"), "{throttled}");
+        .unwrap_or_else(|| panic!("no 503"));
+    assert_eq!(
+        throttled.header("x-cache"),
+        Some("LambdaLimitExceeded from cloudfront")
+    );
+    assert!(throttled.body.contains("throttled"), "{}", throttled.body);
     // Once they are free, the same two environments serve again: no third one was made.
     let again = stack.get("/ok").await;
     assert_eq!(again.status, 200);
@@ -221,7 +251,7 @@ async fn an_edge_function_can_answer_itself() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn alb_answers_502_for_invalid_or_oversized_responses_and_504_on_timeout() {
+async fn alb_answers_502_for_invalid_or_oversized_responses_and_every_lambda_failure() {
     let stack = faulty_origin("alb").await;
     let ok = stack.get("/fine").await;
     assert_eq!((ok.status, ok.body.as_str()), (200, "ok"));
@@ -241,8 +271,15 @@ async fn alb_answers_502_for_invalid_or_oversized_responses_and_504_on_timeout()
     insta::assert_snapshot!("alb-502", invalid.body);
 
     assert_eq!(stack.get("/alb/big").await.status, 502);
-    assert_eq!(stack.get("/alb/hang").await.status, 504);
+    // A Lambda timeout is a 502 at the ALB, not a 504; so is a function error.
+    assert_eq!(stack.get("/alb/hang").await.status, 502);
     assert_eq!(stack.get("/alb/crash").await.status, 502);
+    assert_eq!(stack.get("/alb/error").await.status, 502);
+    for field in ["statusDescription", "headers", "multiValueHeaders", "body"] {
+        let answer = stack.get(&format!("/alb/null-{field}")).await;
+        assert_eq!(answer.status, 502, "{field}: null");
+        assert_eq!(answer.header("server"), Some("awselb/2.0"));
+    }
     assert_eq!(
         stack.get("/fine").await.status,
         200,
@@ -276,9 +313,14 @@ async fn a_function_that_dies_during_init_or_cannot_start_is_an_execution_error(
         "{record:?}"
     );
     let logs = stack.logs("/aws/lambda/us-east-1.edge-fn").await;
+    // JSON log format: the failed Init is a platform.initReport record with its error type.
     assert!(
-        logs.iter()
-            .any(|(_, t)| t.contains("INIT_REPORT") && t.contains("Status: error")),
+        logs.iter().flat_map(|(_, t)| t.lines()).any(|l| {
+            let m = edge_persist_tests::stack::message(l);
+            m.contains("\"platform.initReport\"")
+                && edge_persist_tests::stack::has_field(m, "status", "error")
+                && edge_persist_tests::stack::has_field(m, "errorType", "Runtime.ExitError")
+        }),
         "{logs:#?}"
     );
     assert_eq!(
@@ -312,4 +354,76 @@ async fn a_function_that_dies_during_init_or_cannot_start_is_an_execution_error(
         "{record:?}"
     );
     missing.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_alb_target_is_a_502_not_a_503() {
+    let b = bins();
+    let mut cfg = config("alb-throttle", &b.edge_fn, &b.fault_fn);
+    cfg.origin_pool.concurrency_limit = 1;
+    let stack = TestStack::start(cfg).await;
+    let (a, b2) = tokio::join!(stack.get("/alb/sleep-1500"), stack.get("/alb/sleep-1500"));
+    let mut statuses = [a.status, b2.status];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 502], "one serves, the other is throttled");
+    let throttled = if a.status == 502 { a } else { b2 };
+    assert_eq!(throttled.header("server"), Some("awselb/2.0"));
+    stack.stop().await;
+}
+
+/// What the ALB puts in the target event: the body encoding rule and the trace header.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alb_encodes_bodies_by_its_text_list_and_keeps_the_trace_root() {
+    let b = bins();
+    let mut cfg = config("alb-event", &b.edge_fn, &b.fault_fn);
+    // Every viewer header reaches the ALB (the project's policy forwards Content-Type only).
+    cfg.policies = edge_stack::cloudfront::Policies::by_name("CachingDisabled", "AllViewer")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stack = TestStack::start(cfg).await;
+    let url = format!("{}/alb/echo", stack.stack.url());
+    let echo = |content_type: &'static str, encoding: Option<&'static str>| {
+        let mut req = stack
+            .client
+            .post(&url)
+            .header("content-type", content_type)
+            .body("{\"a\":1}");
+        if let Some(e) = encoding {
+            req = req.header("content-encoding", e);
+        }
+        async move {
+            let resp = req.send().await.unwrap_or_else(|e| panic!("POST: {e}"));
+            let text = resp.text().await.unwrap_or_default();
+            serde_json::from_str::<serde_json::Value>(&text)
+                .unwrap_or_else(|e| panic!("{e}: {text}"))
+        }
+    };
+    let json = echo("application/json", None).await;
+    assert_eq!(
+        (json["isBase64Encoded"].as_bool(), json["body"].as_str()),
+        (Some(false), Some("{\"a\":1}"))
+    );
+    for (ct, enc) in [
+        ("application/ld+json", None),
+        ("application/problem+xml", None),
+        ("application/json", Some("identity")),
+    ] {
+        let event = echo(ct, enc).await;
+        assert_eq!(
+            (event["isBase64Encoded"].as_bool(), event["body"].as_str()),
+            (Some(true), Some("eyJhIjoxfQ==")),
+            "{ct} {enc:?}"
+        );
+    }
+
+    let root = "Root=1-67891233-abcdef012345678912345678";
+    let traced = stack
+        .get_with("/alb/echo", &[("x-amzn-trace-id", root)])
+        .await;
+    let event: serde_json::Value = serde_json::from_str(&traced.body).unwrap_or_default();
+    let trace = event["headers"]["x-amzn-trace-id"].as_str().unwrap_or("");
+    assert!(
+        trace.starts_with("Self=1-") && trace.ends_with(root),
+        "ALB keeps the Root and adds Self: {trace}"
+    );
+    stack.stop().await;
 }

@@ -10,7 +10,9 @@ fn shape(stream: &str) -> Vec<String> {
         .lines()
         .map(|l| {
             let m = message(l);
-            let kind = if m.starts_with("START RequestId: ") {
+            let kind = if m.starts_with("INIT_START Runtime Version: ") {
+                "INIT_START"
+            } else if m.starts_with("START RequestId: ") {
                 "START"
             } else if m.starts_with("END RequestId: ") {
                 "END"

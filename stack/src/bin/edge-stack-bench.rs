@@ -157,6 +157,7 @@ fn spec(name: &str, program: PathBuf, args: Vec<String>) -> FunctionSpec {
         memory_mb: 128,
         timeout: Duration::from_secs(10),
         log_format: logs::LogFormat::Json,
+        freeze: true,
         edge: false,
     }
 }
@@ -184,7 +185,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         (vec![], vec![], vec![], vec![], vec![], vec![]);
     let (mut stack_p50, mut stack_p99, mut stack_rps, mut plain_p50, mut plain_p99, mut plain_rps) =
         (vec![], vec![], vec![], vec![], vec![], vec![]);
-    let (mut alb_p50, mut invoke_p50) = (vec![], vec![]);
+    let (mut alb_p50, mut invoke_p50, mut unfrozen_p50) = (vec![], vec![], vec![]);
     let client = reqwest::Client::builder().no_proxy().build()?;
     let plain = format!("http://{}/", hello_server().await?);
     for run in 0..opts.runs {
@@ -228,7 +229,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             run_dir: dir.join(format!("stack-{run}")),
             origin_read_timeout: Duration::from_secs(30),
             listener: edge_stack::serve::ListenerLimits::PUBLIC,
+            policies: edge_stack::cloudfront::Policies::default(),
+            edge_native_test: true,
         };
+        // The same stack with environments never frozen: what SIGSTOP / SIGCONT costs.
+        let mut unfrozen = config.clone();
+        unfrozen.edge.freeze = false;
+        unfrozen.origin.freeze = false;
+        unfrozen.run_dir = dir.join(format!("stack-unfrozen-{run}"));
+        let stack = Stack::start(unfrozen).await?;
+        unfrozen_p50.push(
+            warm(&client, &format!("{}/", stack.url()), opts.requests)
+                .await?
+                .p50_ms,
+        );
+        stack.shutdown().await;
         let stack = Stack::start(config).await?;
         let s = warm(&client, &format!("{}/", stack.url()), opts.requests).await?;
         let p = warm(&client, &plain, opts.requests).await?;
@@ -280,6 +295,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("|---|---|---|---|");
     println!("| p50 | {sp50:.3} ms | {pp50:.3} ms | {:.1} |", sp50 / pp50);
     println!("| p99 | {sp99:.3} ms | {pp99:.3} ms | {:.1} |", sp99 / pp99);
+    let up50 = median(unfrozen_p50);
+    println!(
+        "| p50, environments not frozen (`--no-freeze`) | {up50:.3} ms | | frozen / not: {:.2} |",
+        sp50 / up50
+    );
     println!(
         "| p50 of parts: ALB -> alb-fn alone | {:.3} ms | | |",
         median(alb_p50)

@@ -10,6 +10,8 @@ use tokio::sync::broadcast::{self, error::RecvError};
 /// What the banner says about the running stack.
 pub struct Banner<'a> {
     pub url: &'a str,
+    /// The cache behaviour's policies, as `Policies::describe` words them.
+    pub policies: &'a str,
     pub alb: std::net::SocketAddr,
     pub port: u16,
     pub limit: usize,
@@ -20,7 +22,7 @@ pub struct Banner<'a> {
 pub fn print_banner(b: &Banner<'_>) {
     let url = b.url;
     println!("edge-stack is up: {url}\n");
-    println!("  curl ──▶ CloudFront {url}");
+    println!("  curl ──▶ CloudFront {url}  ({})", b.policies);
     println!("             │ origin-request event");
     println!("             ▼");
     println!("           edge-fn  (Lambda@Edge, log group /aws/lambda/us-east-1.edge-fn)");

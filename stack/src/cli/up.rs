@@ -15,7 +15,8 @@ use super::{Result, console};
 /// Which edge function the stack runs.
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum EdgeRuntime {
-    /// edge-fn, the native Rust binary.
+    /// edge-fn, the native Rust binary: a native test mode for speed (Lambda@Edge itself would
+    /// refuse a custom runtime and environment variables).
     Native,
     /// The Lambda@Edge package (Node.js + wasm) as Lambda's managed Node.js runtime runs it.
     NodeWasm,
@@ -63,6 +64,10 @@ pub struct Up {
     /// Memory size both functions are told (MB).
     #[arg(long, default_value_t = 128)]
     memory: u32,
+    /// Keep environments running between invocations (Lambda freezes them; freezing is on by
+    /// default).
+    #[arg(long)]
+    no_freeze: bool,
     /// ALB target group attribute lambda.multi_value_headers.enabled.
     #[arg(long)]
     multi_value_headers: bool,
@@ -72,6 +77,13 @@ pub struct Up {
     /// AWS_LAMBDA_LOG_FORMAT of the functions and format of the platform lines: json or text.
     #[arg(long, default_value = "json")]
     log_format: edge_stack::logs::LogFormat,
+    /// Cache policy of the cache behaviour (managed, by name): CachingDisabled, CachingOptimized, ...
+    #[arg(long, default_value = "CachingDisabled")]
+    cache_policy: String,
+    /// Origin request policy: edge-persist (the project's: session cookie, Accept,
+    /// Content-Type), a managed one (AllViewer, AllViewerExceptHostHeader, ...) or none.
+    #[arg(long, default_value = edge_stack::cloudfront::policy::PROJECT_ORIGIN_REQUEST_POLICY)]
+    origin_request_policy: String,
     /// Header carrying the persisted value (EDGE_PERSIST_HEADER of both functions).
     #[arg(long, default_value = "custom_header")]
     persisted_header: String,
@@ -133,6 +145,7 @@ pub fn run(up: Up, dir: &Path) -> Result<()> {
         memory_mb: up.memory,
         timeout,
         log_format: up.log_format,
+        freeze: !up.no_freeze,
         edge,
     };
     let config = StackConfig {
@@ -140,7 +153,12 @@ pub fn run(up: Up, dir: &Path) -> Result<()> {
         port: up.port,
         edge: FunctionSpec {
             args: edge_args,
-            env: function_env.iter().cloned().chain(edge_env).collect(),
+            // Lambda@Edge has no environment variables: the Node.js package gets only what the
+            // launcher sets (its config is compiled in); the native edge-fn reads them.
+            env: match up.edge {
+                EdgeRuntime::Native => function_env.iter().cloned().chain(edge_env).collect(),
+                EdgeRuntime::NodeWasm => edge_env,
+            },
             ..spec("edge-fn", edge_program, up.edge_timeout, true)
         },
         edge_pool: settings.clone(),
@@ -153,6 +171,11 @@ pub fn run(up: Up, dir: &Path) -> Result<()> {
         persisted_header: up.persisted_header,
         run_dir: dir.to_path_buf(),
         origin_read_timeout: Duration::from_secs(30),
+        policies: edge_stack::cloudfront::Policies::by_name(
+            &up.cache_policy,
+            &up.origin_request_policy,
+        )?,
+        edge_native_test: up.edge == EdgeRuntime::Native,
         listener: edge_stack::serve::ListenerLimits::PUBLIC,
     };
     // Warnings of the stack itself (502s and their reasons) go to stderr; requests to stdout.
@@ -170,9 +193,11 @@ async fn serve(config: StackConfig) -> Result<()> {
     let mut sigterm = signal(SignalKind::terminate())?;
     let pool = config.edge_pool.clone();
     let header = config.persisted_header.clone();
+    let policies = config.policies.describe();
     let stack = Stack::start(config).await?;
     console::print_banner(&console::Banner {
         url: &stack.url(),
+        policies: &policies,
         alb: stack.alb,
         port: stack.cloudfront.port(),
         limit: pool.concurrency_limit,

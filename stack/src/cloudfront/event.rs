@@ -1,15 +1,37 @@
 //! The origin-request event CloudFront sends for a viewer request (docs/AWS-BEHAVIOUR.md,
 //! "The CloudFront request event"): config, clientIp, lowercase header map of `{key, value}`
-//! lists, querystring, uri and a custom origin pointing at the ALB.
+//! lists, querystring, uri and a custom origin pointing at the ALB. What of the viewer request
+//! it holds is what the cache behaviour's policies forward (`policy.rs`), minus the headers
+//! CloudFront always removes.
 
 use axum::http::{HeaderMap, Method};
 use base64::Engine;
 use edge_persist_core::cloudfront::{
     Cf, CloudFrontEvent, Config, CustomOrigin, EventType, HeaderEntry, Headers, Origin, Record,
 };
+use edge_persist_core::headers;
 
 use super::HOP_BY_HOP;
+use super::policy::Policies;
 use crate::environment::random_hex;
+
+/// Viewer headers CloudFront removes whatever the policies say, besides the disallowed ones and
+/// the hop-by-hop ones (docs/AWS-BEHAVIOUR.md, "Headers at the edge").
+const REMOVED: &[&str] = &["x-http-method-override"];
+
+/// Headers CloudFront sets itself; a viewer's copy is replaced, not forwarded.
+const SET_BY_CLOUDFRONT: &[&str] = &["host", "user-agent", "x-forwarded-for", "via", "cookie"];
+
+/// Headers that describe the body and always travel with it.
+const BODY_HEADERS: &[&str] = &["content-length"];
+
+/// `User-Agent` when the policies do not forward the viewer's.
+pub const CLOUDFRONT_USER_AGENT: &str = "Amazon CloudFront";
+
+/// Whether a viewer header never reaches the function or the origin.
+pub fn removed_at_the_edge(name: &str) -> bool {
+    HOP_BY_HOP.contains(&name) || REMOVED.contains(&name) || headers::is_disallowed(name)
+}
 
 const DISTRIBUTION_ID: &str = "EDGESTACKLOCAL";
 
@@ -52,39 +74,64 @@ fn push(headers: &mut Headers, name: &str, value: &str) {
         .push(HeaderEntry::new(title_case(name), value));
 }
 
+/// What of the viewer request goes into the event.
+pub struct Viewer<'a> {
+    pub method: &'a Method,
+    pub uri: &'a axum::http::Uri,
+    pub headers: &'a HeaderMap,
+    pub client_ip: &'a str,
+}
+
 /// The origin-request event for a viewer request.
 pub fn origin_request_event(
     target: OriginTarget,
-    method: &Method,
-    uri: &axum::http::Uri,
-    viewer: &HeaderMap,
-    client_ip: &str,
+    policies: &Policies,
+    viewer: &Viewer<'_>,
     request_id: &str,
 ) -> CloudFrontEvent {
     let mut headers = Headers::new();
-    for (name, value) in viewer {
+    let value_of = |v: &axum::http::HeaderValue| String::from_utf8_lossy(v.as_bytes()).into_owned();
+    for (name, value) in viewer.headers {
         let name = name.as_str();
-        if HOP_BY_HOP.contains(&name) || name == "host" {
+        if removed_at_the_edge(name) || SET_BY_CLOUDFRONT.contains(&name) {
             continue;
         }
-        push(
-            &mut headers,
-            name,
-            &String::from_utf8_lossy(value.as_bytes()),
-        );
+        if BODY_HEADERS.contains(&name) || policies.forwards_header(name) {
+            push(&mut headers, name, &value_of(value));
+        }
     }
-    push(&mut headers, "host", "127.0.0.1");
-    let forwarded = headers
-        .remove("x-forwarded-for")
-        .and_then(|v| v.last().map(|e| e.value.clone()));
-    let xff = forwarded.map_or_else(|| client_ip.to_owned(), |f| format!("{f}, {client_ip}"));
+    let first = |name: &str| viewer.headers.get(name).map(value_of);
+    let host = match first("host") {
+        Some(h) if policies.forwards_header("host") => h,
+        _ => "127.0.0.1".into(),
+    };
+    push(&mut headers, "host", &host);
+    let agent = match first("user-agent") {
+        Some(a) if policies.forwards_header("user-agent") => a,
+        _ => CLOUDFRONT_USER_AGENT.into(),
+    };
+    push(&mut headers, "user-agent", &agent);
+    let cookies = viewer
+        .headers
+        .get_all("cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok());
+    if let Some(kept) = policies.filter_cookies(cookies) {
+        push(&mut headers, "cookie", &kept);
+    }
+    let client_ip = viewer.client_ip;
+    let xff = match first("x-forwarded-for") {
+        Some(f) => format!("{f}, {client_ip}"),
+        None => client_ip.to_owned(),
+    };
     push(&mut headers, "x-forwarded-for", &xff);
-    headers.remove("via");
-    push(
-        &mut headers,
-        "via",
-        &format!("2.0 {}.cloudfront.net (CloudFront)", random_hex(16)),
-    );
+    // CloudFront adds itself to the viewer's `Via`, it does not replace it.
+    let hop = format!("2.0 {}.cloudfront.net (CloudFront)", random_hex(16));
+    let via = match first("via") {
+        Some(v) => format!("{v}, {hop}"),
+        None => hop,
+    };
+    push(&mut headers, "via", &via);
     let origin = CustomOrigin {
         custom_headers: Headers::new(),
         domain_name: "127.0.0.1".into(),
@@ -99,9 +146,9 @@ pub fn origin_request_event(
     let request = edge_persist_core::cloudfront::Request {
         client_ip: client_ip.to_owned(),
         headers,
-        method: method.as_str().to_owned(),
-        querystring: uri.query().unwrap_or("").to_owned(),
-        uri: uri.path().to_owned(),
+        method: viewer.method.as_str().to_owned(),
+        querystring: policies.filter_query(viewer.uri.query().unwrap_or("")),
+        uri: viewer.uri.path().to_owned(),
         origin: Some(Origin::Custom(origin)),
         body: None,
         extra: Default::default(),

@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 pub mod format;
 pub mod tail;
 
-pub use format::{LogFormat, Report, ms, report_line};
+pub use format::{InitStatus, LogFormat, Report, Status, ms, report_line};
 pub use tail::tail;
 
 /// The Region the local stack pretends to run in (the edge function's group carries it).
@@ -36,9 +36,9 @@ pub fn log_group(function: &str, edge: bool) -> String {
     }
 }
 
-/// `YYYY/MM/DD/[$LATEST]<environment id>`, as Lambda names an environment's stream.
-pub fn stream_name(created: DateTime<Utc>, environment_id: &str) -> String {
-    format!("{}/[$LATEST]{environment_id}", created.format("%Y/%m/%d"))
+/// `YYYY/MM/DD/[<version>]<environment id>`, as Lambda names an environment's stream.
+pub fn stream_name(created: DateTime<Utc>, version: &str, environment_id: &str) -> String {
+    format!("{}/[{version}]{environment_id}", created.format("%Y/%m/%d"))
 }
 
 /// Directory holding a group's streams.
@@ -74,10 +74,12 @@ impl std::fmt::Debug for LogStream {
 
 impl LogStream {
     /// Create the stream file and start its writer over the child's stdout and stderr.
+    /// `first` lines are written before anything the child printed (INIT_START).
     pub async fn open(
         logs_root: &Path,
         group: &str,
         name: &str,
+        first: &[String],
         stdout: impl AsyncRead + Unpin + Send + 'static,
         stderr: impl AsyncRead + Unpin + Send + 'static,
     ) -> std::io::Result<Self> {
@@ -92,6 +94,13 @@ impl LogStream {
             .await?
             .into_std()
             .await;
+        let mut file = Writer {
+            file,
+            failed: false,
+        };
+        for line in first {
+            file.line(line);
+        }
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(write_stream(
             file,
@@ -135,7 +144,7 @@ impl LogStream {
 /// whatever happens to the file: a failed write is reported once and the line is lost, but the
 /// pipes are never closed under the function (it would die on a broken pipe).
 async fn write_stream<O, E>(
-    file: std::fs::File,
+    mut file: Writer,
     rx: mpsc::UnboundedReceiver<Message>,
     out: LineReader<O>,
     err: LineReader<E>,
@@ -143,10 +152,6 @@ async fn write_stream<O, E>(
     O: AsyncRead + Unpin,
     E: AsyncRead + Unpin,
 {
-    let mut file = Writer {
-        file,
-        failed: false,
-    };
     let mut out = Some(out);
     let mut err = Some(err);
     let mut rx = Some(rx);
@@ -300,7 +305,8 @@ mod tests {
         assert_eq!(log_group("edge-fn", true), "/aws/lambda/us-east-1.edge-fn");
         assert_eq!(log_group("alb-fn", false), "/aws/lambda/alb-fn");
         let t = Utc.with_ymd_and_hms(2026, 11, 27, 1, 2, 3).unwrap();
-        assert_eq!(stream_name(t, "abc"), "2026/11/27/[$LATEST]abc");
+        assert_eq!(stream_name(t, "$LATEST", "abc"), "2026/11/27/[$LATEST]abc");
+        assert_eq!(stream_name(t, "1", "abc"), "2026/11/27/[1]abc");
     }
 
     #[test]

@@ -4,18 +4,23 @@
 //!
 //! - edge: `/edge/crash` exits the process, `/edge/hang` never answers, `/edge/disallowed` adds
 //!   `X-Cache`, `/edge/readonly` changes `Via`, `/edge/error` returns a function error,
-//!   `/edge/generated` answers itself, `/edge/sleep-<ms>` waits first, `/edge/noise` writes
-//!   invalid UTF-8, a 300 KB line and terminal escapes to stdout, `/edge/huge` returns a response
-//!   over Lambda's 6 MB limit, `/edge/respond-exit` posts its answer itself and exits at once,
-//!   `/edge/child-{answer,hang,crash}` starts a `sleep` child (logging `fault-fn child <pid>`)
-//!   and then answers, hangs or exits, `/edge/error-newline` fails with a newline and an escape
-//!   in its error type, `/edge/set-uri` sets `uri` to the viewer's `x-fault-uri` header,
-//!   `/edge/generated-framing` answers with its own `content-length` and `transfer-encoding`;
-//!   anything else passes the request through with `x-fault-edge-env` set to
-//!   this environment's id.
+//!   `/edge/generated` answers itself, `/edge/generated-status-<n>` answers with status `n`,
+//!   `/edge/generated-big` answers with headers and body together just over 1 MB,
+//!   `/edge/query-space`, `-hash` and `-control` set a querystring CloudFront refuses,
+//!   `/edge/echo` answers with the event it got as a JSON body, `/edge/sleep-<ms>` waits first,
+//!   `/edge/noise` writes invalid UTF-8, a 300 KB line and terminal escapes to stdout,
+//!   `/edge/huge` returns a response over Lambda's 6 MB limit, `/edge/respond-exit` posts its
+//!   answer itself and exits at once, `/edge/child-{answer,hang,crash}` starts a `sleep` child
+//!   (logging `fault-fn child <pid>`) and then answers, hangs or exits, `/edge/error-newline`
+//!   fails with a newline and an escape in its error type, `/edge/set-uri` sets `uri` to the
+//!   viewer's `x-fault-uri` header, `/edge/generated-framing` answers with its own
+//!   `content-length` and `transfer-encoding`; anything else passes the request through with
+//!   `x-fault-edge-env` set to this environment's id.
 //! - ALB target: `/alb/invalid` returns a non-response, `/alb/big` a response over 1 MB,
-//!   `/alb/hang` never answers, `/alb/crash` exits, `/alb/sleep-<ms>` waits first; anything else
-//!   answers 200 `ok` with the path it got in `x-fault-path`.
+//!   `/alb/hang` never answers, `/alb/crash` exits, `/alb/error` returns a function error,
+//!   `/alb/null-<field>` answers with that field `null`, `/alb/echo` answers with the event it got
+//!   as a JSON body, `/alb/sleep-<ms>` waits first; anything else answers 200 `ok` with the path
+//!   it got in `x-fault-path`.
 //! - init: `FAULT_INIT_SLEEP_MS` (a function environment variable) makes Init take that long.
 
 use std::time::Duration;
@@ -144,7 +149,30 @@ async fn edge(event: Value, id: &str, request_id: &str) -> Result<Value, Diagnos
                 "body": "generated at the edge",
             }));
         }
+        "generated-big" => {
+            // Body under 1 MB on its own; with the header it is over.
+            return Ok(json!({
+                "status": "200",
+                "headers": {"x-padding": header("X-Padding", &"p".repeat(2048))},
+                "body": "b".repeat(1024 * 1024 - 1024),
+            }));
+        }
+        "echo" => {
+            return Ok(json!({
+                "status": "200",
+                "headers": {"content-type": header("Content-Type", "application/json")},
+                "body": event.to_string(),
+            }));
+        }
+        "query-space" => request["querystring"] = json!("a=b c"),
+        "query-hash" => request["querystring"] = json!("a=b#c"),
+        "query-control" => request["querystring"] = json!("a=b\u{1}c"),
         other => {
+            if let Some(status) = other.strip_prefix("generated-status-") {
+                return Ok(
+                    json!({"status": status, "statusDescription": "Fine Indeed", "body": "x"}),
+                );
+            }
             if let Some(ms) = other.strip_prefix("sleep-").and_then(|ms| ms.parse().ok()) {
                 tokio::time::sleep(Duration::from_millis(ms)).await;
             }
@@ -155,12 +183,34 @@ async fn edge(event: Value, id: &str, request_id: &str) -> Result<Value, Diagnos
 }
 
 async fn target(event: Value, id: &str) -> Result<Value, Diagnostic> {
-    match event["path"].as_str().unwrap_or("") {
+    let path = event["path"].as_str().unwrap_or("").to_owned();
+    match path.as_str() {
         "/alb/crash" => std::process::exit(1),
         "/alb/hang" => hang().await,
         "/alb/invalid" => return Ok(json!({"hello": "not an ALB response"})),
         "/alb/big" => return Ok(json!({"statusCode": 200, "body": "x".repeat(1024 * 1024 + 1)})),
+        "/alb/error" => {
+            return Err(Diagnostic {
+                error_type: "FaultError".into(),
+                error_message: "asked to fail".into(),
+            });
+        }
+        "/alb/echo" => {
+            return Ok(json!({
+                "statusCode": 200,
+                "statusDescription": "200 OK",
+                "headers": {"content-type": "application/json"},
+                "body": event.to_string(),
+                "isBase64Encoded": false,
+            }));
+        }
         other => {
+            if let Some(field) = other.strip_prefix("/alb/null-") {
+                let mut answer = json!({"statusCode": 200, "statusDescription": "200 OK",
+                    "headers": {"content-type": "text/plain"}, "body": "ok", "isBase64Encoded": false});
+                answer[field] = Value::Null;
+                return Ok(answer);
+            }
             if let Some(ms) = other
                 .strip_prefix("/alb/sleep-")
                 .and_then(|ms| ms.parse().ok())

@@ -78,7 +78,7 @@ fn run(edge: bool, alb: bool, config: Option<PathBuf>, arch: Arch) -> Result<(),
     if alb {
         let a = xtask::build_alb_fn(&xtask::dist_dir(), arch)?;
         println!(
-            "{}: {} bytes; bootstrap {} bytes, {} static musl (deploy with Architecture={})",
+            "{}: {} bytes; bootstrap {} bytes, {} static musl (deploy with OriginArchitecture={})",
             a.zip.display(),
             a.zip_bytes,
             a.bootstrap_bytes,

@@ -7,6 +7,10 @@
 //! always sets reach the origin. The stack caches nothing (TTL 0), so a cache policy matters here
 //! only for what it forwards.
 
+use serde_json::Value;
+
+use crate::template::{Template, reference};
+
 /// Which values of one kind (headers, cookies or query strings) a policy includes. Names are
 /// compared without regard to letter case for headers and as written for cookies and query
 /// strings, as CloudFront does.
@@ -79,8 +83,9 @@ pub struct OriginRequestPolicy {
 /// The name of the project's own origin request policy (what its deployment attaches).
 pub const PROJECT_ORIGIN_REQUEST_POLICY: &str = "edge-persist";
 
-/// The session cookie alb-fn issues and the edge reads (`SessionConfig::cookie`'s default).
-pub const SESSION_COOKIE: &str = "edge_session";
+/// The project's deployment template: the one place the policies it attaches are written. The
+/// stack's default (`edge-persist`) is read from it, so local runs forward what AWS forwards.
+const PROJECT_TEMPLATE: &str = include_str!("../../../infra/template.yaml");
 
 impl CachePolicy {
     /// The managed cache policies whose key we model, by name.
@@ -167,18 +172,86 @@ impl OriginRequestPolicy {
         "UserAgentRefererHeaders",
     ];
 
-    /// What the project's deployment attaches with CachingDisabled: the session cookie, and the
-    /// headers alb-fn reads (`Accept` picks JSON; `Content-Type` lets a body be read as sent).
-    /// Query strings are not needed by either function.
+    /// What the project's deployment attaches with its TTL-0 cache policy: the origin request
+    /// policy of `infra/template.yaml`'s distribution (the session cookie, and the headers and
+    /// query strings alb-fn reads; the template says why for each).
     pub fn project() -> Self {
-        Self {
-            name: PROJECT_ORIGIN_REQUEST_POLICY.into(),
+        let template = Template::parse(PROJECT_TEMPLATE)
+            .map_err(|e| e.to_string())
+            .and_then(|t| Self::attached(&t));
+        // The template is part of the binary and a unit test reads it: it cannot fail at run time.
+        let mut policy = template.unwrap_or_else(|e| panic!("infra/template.yaml: {e}"));
+        policy.name = PROJECT_ORIGIN_REQUEST_POLICY.into();
+        policy
+    }
+
+    /// The origin request policy the template's distribution attaches to its default cache
+    /// behaviour, with parameters at their defaults.
+    pub fn attached(t: &Template) -> Result<Self, String> {
+        let distribution = t
+            .of_kind("AWS::CloudFront::Distribution")
+            .next()
+            .ok_or("the template has no AWS::CloudFront::Distribution")?;
+        let id = &distribution.properties["DistributionConfig"]["DefaultCacheBehavior"]
+            ["OriginRequestPolicyId"];
+        let resource = t
+            .target(id)
+            .filter(|r| r.kind == "AWS::CloudFront::OriginRequestPolicy")
+            .ok_or("the default cache behaviour names no origin request policy of the template")?;
+        Self::from_config(
+            t,
+            &resource.id,
+            &resource.properties["OriginRequestPolicyConfig"],
+        )
+    }
+
+    /// An `OriginRequestPolicyConfig` (CloudFormation's shape) as the stack models it.
+    pub fn from_config(t: &Template, name: &str, config: &Value) -> Result<Self, String> {
+        let kind = |config_key: &str, behaviour: &str, list: &str| -> Result<Include, String> {
+            let c = &config[config_key];
+            let names = || -> Result<Vec<String>, String> {
+                c[list]
+                    .as_array()
+                    .map(Vec::as_slice)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|v| parameter_value(t, v))
+                    .collect()
+            };
+            match c[behaviour].as_str() {
+                None | Some("none") => Ok(Include::None),
+                Some("all" | "allViewer" | "allViewerAndWhitelistCloudFront") => Ok(Include::All),
+                Some("whitelist") => Ok(Include::Only(names()?)),
+                Some("allExcept") => Ok(Include::AllExcept(names()?)),
+                Some(other) => Err(format!("{name}: {config_key}.{behaviour} {other:?} is not one CloudFront knows")),
+            }
+        };
+        Ok(Self {
+            name: name.to_owned(),
             include: Includes {
-                headers: Include::only(&["Accept", "Content-Type"]),
-                cookies: Include::only(&[SESSION_COOKIE]),
-                query_strings: Include::None,
+                headers: kind("HeadersConfig", "HeaderBehavior", "Headers")?,
+                cookies: kind("CookiesConfig", "CookieBehavior", "Cookies")?,
+                query_strings: kind(
+                    "QueryStringsConfig",
+                    "QueryStringBehavior",
+                    "QueryStrings",
+                )?,
             },
-        }
+        })
+    }
+}
+
+/// A literal, or `{"Ref": parameter}` at the parameter's default.
+fn parameter_value(t: &Template, v: &Value) -> Result<String, String> {
+    if let Some(s) = v.as_str() {
+        return Ok(s.to_owned());
+    }
+    match reference(v) {
+        Some((param, None)) => t.document["Parameters"][param]["Default"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("parameter {param} has no string default")),
+        _ => Err(format!("{v} is neither a name nor a reference to a parameter")),
     }
 }
 
@@ -300,7 +373,7 @@ mod tests {
     }
 
     #[test]
-    fn the_project_default_forwards_the_session_cookie_and_accept() {
+    fn the_project_default_is_what_the_deployment_template_attaches() {
         let p = Policies::default();
         assert!(p.forwards_header("Accept") && p.forwards_header("content-type"));
         assert!(!p.forwards_header("user-agent") && !p.forwards_header("host"));
@@ -308,7 +381,16 @@ mod tests {
             p.filter_cookies(["theme=dark; edge_session=abc", "other=1"].into_iter()),
             Some("edge_session=abc".into())
         );
-        assert_eq!(p.filter_query("a=1"), "");
+        assert_eq!(p.filter_query("a=1"), "a=1");
+        // Read from the template, not written twice: another template, another policy.
+        let other = PROJECT_TEMPLATE
+            .replace("Headers: [Accept, Content-Type]", "Headers: [X-Other]")
+            .replace("QueryStringBehavior: all", "QueryStringBehavior: none");
+        let t = Template::parse(&other).unwrap();
+        let policy = OriginRequestPolicy::attached(&t).unwrap();
+        assert_eq!(policy.include.headers, Include::only(&["X-Other"]));
+        assert_eq!(policy.include.query_strings, Include::None);
+        assert_eq!(policy.include.cookies, Include::only(&["edge_session"]));
     }
 
     #[test]

@@ -253,10 +253,10 @@ async fn report_equals_the_logs_under_forced_recycles_and_has_a_json_snapshot_an
 async fn an_environment_reclaimed_after_its_idle_time_is_a_new_one_with_a_cold_start() {
     let b = bins();
     let mut cfg = config("probe-idle", &b.edge_fn, &b.alb_fn);
-    // Reaped within 100 ms + one 200 ms reaper tick; the probe asks every 600 ms.
+    // Reaped within 100 ms + one 200 ms reaper tick; the probe asks every second.
     cfg.edge_pool.idle_timeout = Duration::from_millis(100);
     let stack = TestStack::start(cfg).await;
-    let plan = plan(&format!("{}/", stack.stack.url()), 4, 1.0 / 0.6);
+    let plan = plan(&format!("{}/", stack.stack.url()), 4, 1.0);
     let report = probe_stack(&stack, &plan, &[]).await;
     let logged = edge_logs(&stack).await;
     assert_report_matches_logs(&report, &logged);

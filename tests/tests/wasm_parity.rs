@@ -113,11 +113,17 @@ fn malformed_events_fail_with_edge_fns_error_type_and_message() {
             "node accepted what edge-fn refused: {case}"
         );
         assert_eq!(from_node["errorType"], native.error_type.as_str(), "{case}");
-        assert_eq!(
-            from_node["errorMessage"],
-            native.error_message.as_str(),
-            "{case}"
-        );
+        let node_message = from_node["errorMessage"].as_str().unwrap_or_default();
+        if native.error_type == "RequestTooLarge" {
+            // The size counts `x-persist-env-age-ms`, whose digits depend on how long each
+            // environment has lived: the same words and limit, the size may differ by a digit.
+            let words = |m: &str| m.replace(|c: char| c.is_ascii_digit(), "");
+            let limit = |m: &str| m.rsplit(' ').next().unwrap_or_default().to_owned();
+            assert_eq!(words(node_message), words(&native.error_message), "{case}");
+            assert_eq!(limit(node_message), limit(&native.error_message), "{case}");
+        } else {
+            assert_eq!(node_message, native.error_message.as_str(), "{case}");
+        }
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

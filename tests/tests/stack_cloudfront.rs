@@ -40,7 +40,7 @@ const VIEWER: &[(&str, &str)] = &[
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_default_policies_forward_the_session_cookie_and_accept_only() {
+async fn the_default_policies_forward_the_session_cookie_accept_and_the_query_only() {
     let stack = echo_stack("policy-default", Policies::default()).await;
     let event = origin_event(&stack, "/alb/echo?a=1&b=2", VIEWER).await;
     let h = &event["headers"];
@@ -51,7 +51,11 @@ async fn the_default_policies_forward_the_session_cookie_and_accept_only() {
         h.get("x-custom").is_none() && h.get("referer").is_none(),
         "{h}"
     );
-    assert_eq!(event["queryStringParameters"], serde_json::json!({}));
+    // The deployment template's policy forwards the query string (alb-fn reports it).
+    assert_eq!(
+        event["queryStringParameters"],
+        serde_json::json!({"a": "1", "b": "2"})
+    );
     assert!(
         h["custom_header"]
             .as_str()
@@ -212,7 +216,10 @@ async fn generated_responses_and_returned_query_strings_follow_cloudfronts_rules
         assert_eq!(answer.status, 502, "querystring with {bad}");
         // Why goes to the operator's access log; the viewer's page has CloudFront's fixed text.
         let record = loop {
-            let r = records.recv().await.unwrap_or_else(|e| panic!("no record: {e}"));
+            let r = records
+                .recv()
+                .await
+                .unwrap_or_else(|e| panic!("no record: {e}"));
             if r.uri.ends_with(&format!("query-{bad}")) {
                 break r;
             }

@@ -4,12 +4,16 @@
 use std::time::Duration;
 
 use edge_persist_tests::stack::{TestStack, bins, config};
+use edge_stack::cloudfront::Policies;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// fault-fn at the edge and at the origin: the origin echoes the path it got (`x-fault-path`).
 async fn echo_stack(tag: &str) -> TestStack {
     let b = bins();
-    let cfg = config(tag, &b.fault_fn, &b.fault_fn);
+    let mut cfg = config(tag, &b.fault_fn, &b.fault_fn);
+    // fault-fn reads the returned uri from a viewer header: forward every viewer header.
+    cfg.policies =
+        Policies::by_name("CachingDisabled", "AllViewer").unwrap_or_else(|e| panic!("{e}"));
     TestStack::start(cfg).await
 }
 
@@ -41,7 +45,10 @@ async fn a_returned_uri_is_a_path_on_the_origin_sent_as_returned() {
             .get_with("/edge/set-uri", &[("x-fault-uri", refused)])
             .await;
         assert_eq!(answer.status, 502, "{refused}: {answer:?}");
-        assert_eq!(answer.header("x-cache"), Some("Error from cloudfront"));
+        assert_eq!(
+            answer.header("x-cache"),
+            Some("LambdaValidationError from cloudfront")
+        );
         let record = records
             .recv()
             .await

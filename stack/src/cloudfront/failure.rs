@@ -188,7 +188,10 @@ mod tests {
         // The detail never reaches the viewer's page.
         let secret = Failure::execution("panicked at /home/me/secret.rs env 0123abcd");
         let body = secret.page_text();
-        assert!(!body.contains("secret") && !body.contains("0123abcd"), "{body}");
+        assert!(
+            !body.contains("secret") && !body.contains("0123abcd"),
+            "{body}"
+        );
         for f in [
             Failure::origin(StatusCode::GATEWAY_TIMEOUT, "x"),
             Failure::client(StatusCode::REQUEST_TIMEOUT, "x"),

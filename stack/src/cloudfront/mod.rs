@@ -152,11 +152,7 @@ pub async fn handle(
     };
     let served = match check_viewer_limits(&parts) {
         Err(f) => Err(f),
-        Ok(()) => match cf
-            .bodies
-            .read(&parts.headers, body, MAX_VIEWER_BODY)
-            .await
-        {
+        Ok(()) => match cf.bodies.read(&parts.headers, body, MAX_VIEWER_BODY).await {
             Err(e) => Err(Failure::client(e.status(), format!("request body: {e:?}"))),
             Ok((body, _held)) => {
                 let viewer = Viewer {

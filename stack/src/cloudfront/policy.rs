@@ -192,8 +192,7 @@ impl OriginRequestPolicy {
             .of_kind("AWS::CloudFront::Distribution")
             .next()
             .ok_or("the template has no AWS::CloudFront::Distribution")?;
-        let id = &distribution.properties["DistributionConfig"]["DefaultCacheBehavior"]
-            ["OriginRequestPolicyId"];
+        let id = &distribution.properties["DistributionConfig"]["DefaultCacheBehavior"]["OriginRequestPolicyId"];
         let resource = t
             .target(id)
             .filter(|r| r.kind == "AWS::CloudFront::OriginRequestPolicy")
@@ -223,7 +222,9 @@ impl OriginRequestPolicy {
                 Some("all" | "allViewer" | "allViewerAndWhitelistCloudFront") => Ok(Include::All),
                 Some("whitelist") => Ok(Include::Only(names()?)),
                 Some("allExcept") => Ok(Include::AllExcept(names()?)),
-                Some(other) => Err(format!("{name}: {config_key}.{behaviour} {other:?} is not one CloudFront knows")),
+                Some(other) => Err(format!(
+                    "{name}: {config_key}.{behaviour} {other:?} is not one CloudFront knows"
+                )),
             }
         };
         Ok(Self {
@@ -231,11 +232,7 @@ impl OriginRequestPolicy {
             include: Includes {
                 headers: kind("HeadersConfig", "HeaderBehavior", "Headers")?,
                 cookies: kind("CookiesConfig", "CookieBehavior", "Cookies")?,
-                query_strings: kind(
-                    "QueryStringsConfig",
-                    "QueryStringBehavior",
-                    "QueryStrings",
-                )?,
+                query_strings: kind("QueryStringsConfig", "QueryStringBehavior", "QueryStrings")?,
             },
         })
     }
@@ -251,7 +248,9 @@ fn parameter_value(t: &Template, v: &Value) -> Result<String, String> {
             .as_str()
             .map(str::to_owned)
             .ok_or_else(|| format!("parameter {param} has no string default")),
-        _ => Err(format!("{v} is neither a name nor a reference to a parameter")),
+        _ => Err(format!(
+            "{v} is neither a name nor a reference to a parameter"
+        )),
     }
 }
 

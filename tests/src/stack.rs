@@ -251,3 +251,18 @@ pub fn has_field(line: &str, key: &str, value: &str) -> bool {
     }
     serde_json::from_str::<serde_json::Value>(line).is_ok_and(|v| walk(&v, key, value))
 }
+
+/// Run the `edge-stack` CLI with `--dir dir` to its end: (success, stdout, stderr).
+pub fn cli(dir: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(&bins().edge_stack)
+        .arg("--dir")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("edge-stack {args:?}: {e}"));
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

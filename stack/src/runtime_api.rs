@@ -147,6 +147,19 @@ impl RuntimeApi {
     }
 }
 
+/// The API's routes over a state of their own that no environment feeds (`next` answers at
+/// once that the environment is shutting down): the request handlers alone, for fuzzing.
+pub fn unfed_router(function_arn: String) -> Router {
+    let (_, rx) = mpsc::unbounded_channel();
+    router(Arc::new(ApiState {
+        function_arn,
+        inbox: tokio::sync::Mutex::new(rx),
+        pending: Mutex::new(HashMap::new()),
+        init_done: watch::channel(None).0,
+        init_error: watch::channel(None).0,
+    }))
+}
+
 fn router(state: Arc<ApiState>) -> Router {
     Router::new()
         .route("/2018-06-01/runtime/invocation/next", get(next))
@@ -278,7 +291,9 @@ async fn take_response(state: Arc<ApiState>, id: String, body: axum::body::Body)
     }
 }
 
-fn parse_error(headers: &HeaderMap, body: &[u8]) -> Result<FunctionError, String> {
+/// The `ErrorRequest` a runtime posts, its type from the body or the
+/// `Lambda-Runtime-Function-Error-Type` header.
+pub fn parse_error(headers: &HeaderMap, body: &[u8]) -> Result<FunctionError, String> {
     let mut err: FunctionError = serde_json::from_slice(body)
         .map_err(|e| format!("error body is not an ErrorRequest: {e}"))?;
     if err.error_type.is_empty() {

@@ -1,7 +1,6 @@
 //! alb-fn's handler, called directly as Lambda would call it.
 
 use alb_fn::{AlbState, handle_at};
-use chrono::{DateTime, Utc};
 use edge_persist_core::Config;
 use edge_persist_tests::{fixture, fixtures, t0};
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};

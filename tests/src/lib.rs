@@ -115,3 +115,12 @@ pub fn malformed_cloudfront_events() -> Vec<Value> {
         no_uri,
     ]
 }
+
+/// The fixed clock of the handler tests: 2026-11-27T10:00:00Z.
+pub fn t0() -> chrono::DateTime<chrono::Utc> {
+    use chrono::TimeZone;
+    chrono::Utc
+        .with_ymd_and_hms(2026, 11, 27, 10, 0, 0)
+        .single()
+        .unwrap_or_else(|| panic!("a valid fixed time"))
+}

@@ -273,3 +273,18 @@ pub fn raw_runtime() -> (PathBuf, Vec<String>) {
         .unwrap_or_default();
     (python.clone(), vec![script.display().to_string()])
 }
+
+/// Run the `edge-stack` CLI with `--dir dir` to its end: (success, stdout, stderr).
+pub fn cli(dir: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(&bins().edge_stack)
+        .arg("--dir")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("edge-stack {args:?}: {e}"));
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

@@ -1,19 +1,14 @@
 //! alb-fn's handler, called directly as Lambda would call it.
 
 use alb_fn::{AlbState, handle_at};
-use chrono::{DateTime, TimeZone, Utc};
 use edge_persist_core::Config;
 use edge_persist_core::echo::{Echoed, ORIGIN_ENVIRONMENT_HEADER};
-use edge_persist_tests::{fixture, fixtures};
+use edge_persist_tests::{fixture, fixtures, t0};
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use serde_json::{Value, json};
 
 fn state() -> AlbState {
     AlbState::new(Config::default(), "origin-env".into())
-}
-
-fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 27, 10, 0, 0).unwrap()
 }
 
 fn call(event: Value) -> Result<Value, Diagnostic> {

@@ -2,13 +2,13 @@
 
 use std::sync::{Arc, Barrier};
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, Utc};
 use edge_fn::{EdgeState, handle_at};
 use edge_persist_core::headers::{
     self, DISALLOWED, HeaderError, READ_ONLY_ORIGIN_REQUEST, READ_ONLY_VIEWER_REQUEST,
 };
 use edge_persist_core::{Config, ConfigError, Environment, Init};
-use edge_persist_tests::{fixture, fixtures, redact_edge};
+use edge_persist_tests::{fixture, fixtures, redact_edge, t0};
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use serde_json::{Value, json};
 
@@ -25,10 +25,6 @@ fn state_with(config: Config) -> EdgeState {
         now: t0(),
     };
     EdgeState::new(config, init).unwrap()
-}
-
-fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 27, 10, 0, 0).unwrap()
 }
 
 fn call(state: &EdgeState, event: Value, now: DateTime<Utc>) -> Result<Value, Diagnostic> {

@@ -1,18 +1,14 @@
 //! Per-session headers added by edge-fn's handler.
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, Utc};
 use edge_fn::{EdgeState, handle_at};
 use edge_persist_core::{Config, Init};
-use edge_persist_tests::fixture;
+use edge_persist_tests::{fixture, t0};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
 
 const ALICE: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 const BOB: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
-
-fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 27, 10, 0, 0).unwrap()
-}
 
 fn state(config: Config) -> EdgeState {
     let init = Init {

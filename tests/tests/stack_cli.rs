@@ -2,12 +2,12 @@
 //! process after SIGTERM, SIGINT or even SIGKILL of the stack.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use edge_persist_tests::stack::{bins, client, fetch, run_dir};
+use edge_persist_tests::stack::{bins, cli, client, fetch, run_dir};
 
 struct Running {
     child: Child,
@@ -70,20 +70,6 @@ fn up(tag: &str) -> Running {
         dir,
         lines,
     }
-}
-
-fn cli(dir: &Path, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(&bins().edge_stack)
-        .arg("--dir")
-        .arg(dir)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("edge-stack {args:?}: {e}"));
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 /// PIDs of the stack's function processes, from its control endpoint.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::Args;
 use edge_stack::binaries;
-use edge_stack::environment::FunctionSpec;
+use edge_stack::environment::{EDGE_MAX_TIMEOUT, FunctionSpec};
 use edge_stack::{AlbOptions, PoolSettings, Stack, StackConfig};
 
 use super::{Result, console};
@@ -89,7 +89,62 @@ pub struct Up {
     persisted_header: String,
 }
 
+/// Lambda's memory sizes (docs/AWS-BEHAVIOUR.md, "The Lambda Runtime API and logs").
+const MEMORY_MB: std::ops::RangeInclusive<u32> = 128..=10_240;
+/// Longest timeout of a Lambda function (an origin-request edge function: `EDGE_MAX_TIMEOUT`).
+const MAX_LAMBDA_TIMEOUT: Duration = Duration::from_secs(900);
+
+/// Values with which every request would fail are refused before anything starts.
+fn check_up(up: &Up) -> Result<()> {
+    if up.concurrency == 0 {
+        return Err("--concurrency 0 would throttle every request; use 1 or more".into());
+    }
+    if up.per_environment_concurrency == 0 {
+        return Err("--per-environment-concurrency must be at least 1".into());
+    }
+    if !MEMORY_MB.contains(&up.memory) {
+        return Err(format!(
+            "--memory {} MB: Lambda takes {} to {} MB",
+            up.memory,
+            MEMORY_MB.start(),
+            MEMORY_MB.end()
+        )
+        .into());
+    }
+    for (flag, timeout, max, what) in [
+        (
+            "--edge-timeout",
+            up.edge_timeout,
+            EDGE_MAX_TIMEOUT,
+            "an origin-request trigger",
+        ),
+        (
+            "--alb-timeout",
+            up.alb_timeout,
+            MAX_LAMBDA_TIMEOUT,
+            "a Lambda function",
+        ),
+    ] {
+        if timeout.is_zero() || timeout > max {
+            return Err(format!(
+                "{flag} {}: the timeout of {what} is more than 0 and at most {}",
+                humantime::format_duration(timeout),
+                humantime::format_duration(max)
+            )
+            .into());
+        }
+    }
+    edge_persist_core::headers::validate_settable_name(&up.persisted_header).map_err(|e| {
+        format!(
+            "--persisted-header {:?}: CloudFront refuses it ({e})",
+            up.persisted_header
+        )
+    })?;
+    Ok(())
+}
+
 pub fn run(up: Up, dir: &Path) -> Result<()> {
+    check_up(&up)?;
     if !up.bind.is_loopback() {
         if !up.allow_non_loopback {
             return Err(format!("refusing to listen on {} without --allow-non-loopback: the stack has no authentication", up.bind).into());
@@ -122,11 +177,21 @@ pub fn run(up: Up, dir: &Path) -> Result<()> {
         }
     };
     let logs = dir.join("logs");
-    // One run, one fresh set of log groups, like a new account.
-    if logs.exists() {
-        std::fs::remove_dir_all(&logs)
-            .map_err(|e| format!("cannot clear {}: {e}", logs.display()))?;
-    }
+    // One run, one fresh set of log groups, like a new account: the streams of earlier runs go,
+    // nothing else in the directory does.
+    edge_stack::logs::clear_streams(
+        &logs,
+        &[
+            edge_stack::logs::log_group("edge-fn", true),
+            edge_stack::logs::log_group("alb-fn", false),
+        ],
+    )
+    .map_err(|e| {
+        format!(
+            "cannot clear the old log streams in {}: {e}",
+            logs.display()
+        )
+    })?;
     let function_env = vec![(
         "EDGE_PERSIST_HEADER".to_owned(),
         up.persisted_header.clone(),

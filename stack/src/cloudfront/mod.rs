@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
 use base64::Engine;
 use edge_persist_core::cloudfront::{BodyEncoding, EventType, GeneratedResponse, RequestResult};
@@ -23,25 +23,15 @@ pub use policy::Policies;
 
 pub mod event;
 mod failure;
+mod origin;
 pub mod policy;
 
-/// The origin leg's HTTP client (hyper's pooled client: it sends the path it is given as it is).
-pub type OriginClient =
-    hyper_util::client::legacy::Client<hyper_util::client::legacy::connect::HttpConnector, Body>;
-
-/// A pooled client for the origin leg.
-pub fn origin_client() -> OriginClient {
-    hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .pool_idle_timeout(Duration::from_secs(5))
-        .pool_timer(hyper_util::rt::TokioTimer::new())
-        .build_http()
-}
+use origin::forward;
+pub use origin::{OriginClient, origin_client};
 
 /// Body size CloudFront's emulation reads from a viewer (larger gets 413): no more than the one
 /// origin, the ALB, accepts.
 const MAX_VIEWER_BODY: usize = crate::alb::MAX_LAMBDA_BYTES;
-/// Largest origin response CloudFront's emulation reads (the ALB sends at most 1 MB of body).
-const MAX_ORIGIN_BODY: usize = 16 * 1024 * 1024;
 /// A generated response from an origin-request trigger may be at most 1 MB, headers and body
 /// counted together.
 const MAX_GENERATED_BYTES: usize = 1024 * 1024;
@@ -339,88 +329,4 @@ fn generated_response(g: GeneratedResponse) -> Result<Response, Failure> {
     resp.headers_mut()
         .insert("x-cache", ResultType::LambdaGeneratedResponse.x_cache());
     Ok(resp)
-}
-
-async fn forward(
-    cf: &CloudFront,
-    req: &edge_persist_core::cloudfront::Request,
-    body: Bytes,
-    request_id: &str,
-) -> Result<Response, Failure> {
-    let query = if req.querystring.is_empty() {
-        String::new()
-    } else {
-        format!("?{}", req.querystring)
-    };
-    // The origin is always the local ALB, whatever the function wrote: the authority is ours, and
-    // the path goes on the wire exactly as returned (checked to start with `/`).
-    let target = format!("{}{query}", req.uri);
-    let path = axum::http::uri::PathAndQuery::try_from(target.as_str())
-        .map_err(|e| Failure::validation(format!("uri {target:?}: {e}")))?;
-    let url = axum::http::Uri::builder()
-        .scheme("http")
-        .authority(cf.origin_authority.as_str())
-        .path_and_query(path)
-        .build()
-        .map_err(|e| Failure::validation(format!("uri {target:?}: {e}")))?;
-    let method = Method::from_bytes(req.method.as_bytes())
-        .map_err(|e| Failure::validation(e.to_string()))?;
-    let mut out = HeaderMap::new();
-    for (name, entries) in &req.headers {
-        if matches!(name.as_str(), "host" | "content-length") || HOP_BY_HOP.contains(&name.as_str())
-        {
-            continue;
-        }
-        for e in entries {
-            if let (Ok(n), Ok(v)) = (
-                HeaderName::from_bytes(name.as_bytes()),
-                HeaderValue::from_str(&e.value),
-            ) {
-                out.append(n, v);
-            }
-        }
-    }
-    if let Ok(v) = HeaderValue::from_str(request_id) {
-        out.insert("x-amz-cf-id", v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&cf.origin_authority) {
-        out.insert("host", v);
-    }
-    let origin_error = |status: StatusCode, detail: String| Failure::origin(status, detail);
-    let mut request = axum::http::Request::new(Body::from(body));
-    *request.method_mut() = method;
-    *request.uri_mut() = url;
-    *request.headers_mut() = out;
-    let resp = match tokio::time::timeout(cf.read_timeout, cf.client.request(request)).await {
-        Err(_) => {
-            return Err(origin_error(
-                StatusCode::GATEWAY_TIMEOUT,
-                format!("origin read timeout ({:?})", cf.read_timeout),
-            ));
-        }
-        Ok(Err(e)) => {
-            return Err(origin_error(
-                StatusCode::BAD_GATEWAY,
-                format!("cannot reach the origin: {e}"),
-            ));
-        }
-        Ok(Ok(resp)) => resp,
-    };
-    let status = resp.status();
-    let mut headers = resp.headers().clone();
-    for h in HOP_BY_HOP.iter().chain(&["content-length"]) {
-        headers.remove(*h);
-    }
-    let bytes = axum::body::to_bytes(Body::new(resp.into_body()), MAX_ORIGIN_BODY)
-        .await
-        .map_err(|e| {
-            origin_error(
-                StatusCode::BAD_GATEWAY,
-                format!("the origin response broke off: {e}"),
-            )
-        })?;
-    let mut out = Response::new(Body::from(bytes));
-    *out.status_mut() = status;
-    *out.headers_mut() = headers;
-    Ok(out)
 }

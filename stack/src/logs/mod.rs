@@ -250,6 +250,47 @@ async fn next_line<R: AsyncRead + Unpin>(slot: &mut Option<LineReader<R>>) -> Op
     line
 }
 
+/// Delete the log streams an earlier run wrote in `groups` (`YYYY/MM/DD/[$LATEST]<hex id>`
+/// files) and the date directories they leave empty; any other file stays.
+pub fn clear_streams(logs_root: &Path, groups: &[String]) -> std::io::Result<()> {
+    for group in groups {
+        let dir = group_dir(logs_root, group);
+        if !dir.is_dir() {
+            continue;
+        }
+        let mut files = Vec::new();
+        collect_files(&dir, &mut files)?;
+        for file in files {
+            let Ok(relative) = file.strip_prefix(&dir) else {
+                continue;
+            };
+            if is_stream_path(relative) {
+                std::fs::remove_file(&file)?;
+                // Date directories, deepest first, while empty (remove_dir refuses otherwise).
+                for parent in file.ancestors().skip(1).take(3) {
+                    if std::fs::remove_dir(parent).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `YYYY/MM/DD/[<version>]<hex>` (`$LATEST` or a numbered version), as `stream_name` makes them.
+fn is_stream_path(relative: &Path) -> bool {
+    let parts: Vec<_> = relative.iter().filter_map(|p| p.to_str()).collect();
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    let version =
+        |v: &str| v == "$LATEST" || (!v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()));
+    matches!(parts.as_slice(), [y, m, d, name]
+    if digits(y, 4) && digits(m, 2) && digits(d, 2)
+        && name.strip_prefix('[').and_then(|rest| rest.split_once(']')).is_some_and(|(v, id)| {
+            version(v) && !id.is_empty() && id.bytes().all(|b| b.is_ascii_hexdigit())
+        }))
+}
+
 /// Peak resident set size of a live process in MB, as Lambda's "Max Memory Used" reports it.
 pub fn max_memory_used_mb(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -307,6 +348,35 @@ mod tests {
         let t = Utc.with_ymd_and_hms(2026, 11, 27, 1, 2, 3).unwrap();
         assert_eq!(stream_name(t, "$LATEST", "abc"), "2026/11/27/[$LATEST]abc");
         assert_eq!(stream_name(t, "1", "abc"), "2026/11/27/[1]abc");
+    }
+
+    #[test]
+    fn clearing_removes_old_streams_and_nothing_else() {
+        let root = std::env::temp_dir().join(format!("edge-stack-clear-{}", std::process::id()));
+        let group = log_group("alb-fn", false);
+        let dir = group_dir(&root, &group);
+        let stream = dir.join("2026/11/27/[$LATEST]0123abcd");
+        let day = dir.join("2026/11/28");
+        let kept = [
+            root.join("mine.txt"),
+            dir.join("notes.txt"),
+            day.join("[$LATEST]not-hex"),
+            group_dir(&root, "/aws/lambda/other").join("2026/11/27/[$LATEST]00ff"),
+        ];
+        for f in kept.iter().chain([&stream]) {
+            std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+            std::fs::write(f, "x").unwrap();
+        }
+        clear_streams(&root, &[group]).unwrap();
+        assert!(!stream.exists());
+        assert!(
+            !dir.join("2026/11/27").exists(),
+            "its empty date directory went too"
+        );
+        for f in &kept {
+            assert!(f.exists(), "{} was not the stack's", f.display());
+        }
+        std::fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]

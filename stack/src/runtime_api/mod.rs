@@ -137,28 +137,40 @@ impl RuntimeApi {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
         let (tx, rx) = mpsc::unbounded_channel();
-        let (init_done, init_done_rx) = watch::channel(None);
-        let (init_error, init_error_rx) = watch::channel(None);
-        let state = Arc::new(ApiState {
-            function_arn,
-            inbox: tokio::sync::Mutex::new(rx),
-            pending: Mutex::new(HashMap::new()),
-            finished: Mutex::new(std::collections::VecDeque::new()),
-            init_done,
-            init_error,
-        });
+        let state = ApiState::new(function_arn, rx);
+        let (init_done, init_error) = (state.init_done.subscribe(), state.init_error.subscribe());
         let server = crate::serve::serve(
             listener,
-            router(state),
+            router(Arc::new(state)),
             crate::serve::ListenerLimits::RUNTIME_API,
         );
         Ok(Self {
             addr,
             inbox: tx,
-            init_done: init_done_rx,
-            init_error: init_error_rx,
+            init_done,
+            init_error,
             server,
         })
+    }
+}
+
+/// The API's routes over a state of their own that no environment feeds (`next` answers at
+/// once that the environment is shutting down): the request handlers alone, for fuzzing.
+pub fn unfed_router(function_arn: String) -> Router {
+    let (_, rx) = mpsc::unbounded_channel();
+    router(Arc::new(ApiState::new(function_arn, rx)))
+}
+
+impl ApiState {
+    fn new(function_arn: String, inbox: mpsc::UnboundedReceiver<Invocation>) -> Self {
+        Self {
+            function_arn,
+            inbox: tokio::sync::Mutex::new(inbox),
+            pending: Mutex::new(HashMap::new()),
+            finished: Mutex::new(std::collections::VecDeque::new()),
+            init_done: watch::channel(None).0,
+            init_error: watch::channel(None).0,
+        }
     }
 }
 

@@ -1,0 +1,1 @@
+//! Nothing here: the harnesses are `tests/fuzz.rs` (`cargo test -p edge-persist-fuzz`).

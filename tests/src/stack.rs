@@ -288,3 +288,13 @@ pub fn cli(dir: &Path, args: &[&str]) -> (bool, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// The stack's next access-log record (from `stack.stack.subscribe()`), or the test fails.
+pub async fn next_record(
+    records: &mut tokio::sync::broadcast::Receiver<edge_stack::RequestRecord>,
+) -> edge_stack::RequestRecord {
+    records
+        .recv()
+        .await
+        .unwrap_or_else(|e| panic!("no record: {e}"))
+}

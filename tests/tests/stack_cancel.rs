@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use edge_persist_tests::stack::next_record;
 use edge_persist_tests::stack::{TestStack, bins, config};
 use tokio::io::AsyncWriteExt;
 
@@ -133,10 +134,7 @@ async fn a_client_leaving_during_a_cold_start_does_not_leak_the_start() {
     let mut records = stack.stack.subscribe();
     let warm = stack.get("/ok").await;
     assert_eq!(warm.status, 200, "{warm:?}");
-    let record = records
-        .recv()
-        .await
-        .unwrap_or_else(|e| panic!("no record: {e}"));
+    let record = next_record(&mut records).await;
     assert_eq!(
         record.edge_cold,
         Some(false),

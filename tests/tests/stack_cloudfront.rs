@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use edge_persist_tests::stack::next_record;
 use edge_persist_tests::stack::{TestStack, bins, config};
 use edge_stack::cloudfront::Policies;
 use serde_json::Value;
@@ -216,10 +217,7 @@ async fn generated_responses_and_returned_query_strings_follow_cloudfronts_rules
         assert_eq!(answer.status, 502, "querystring with {bad}");
         // Why goes to the operator's access log; the viewer's page has CloudFront's fixed text.
         let record = loop {
-            let r = records
-                .recv()
-                .await
-                .unwrap_or_else(|e| panic!("no record: {e}"));
+            let r = next_record(&mut records).await;
             if r.uri.ends_with(&format!("query-{bad}")) {
                 break r;
             }

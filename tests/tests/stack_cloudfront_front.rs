@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use edge_persist_tests::stack::next_record;
 use edge_persist_tests::stack::{TestStack, bins, config};
 use edge_stack::cloudfront::Policies;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -49,10 +50,7 @@ async fn a_returned_uri_is_a_path_on_the_origin_sent_as_returned() {
             answer.header("x-cache"),
             Some("LambdaValidationError from cloudfront")
         );
-        let record = records
-            .recv()
-            .await
-            .unwrap_or_else(|e| panic!("no record: {e}"));
+        let record = next_record(&mut records).await;
         assert_eq!(record.result.as_str(), "LambdaValidationError", "{refused}");
     }
     stack.stop().await;

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use edge_persist_tests::stack::next_record;
 use edge_persist_tests::stack::{TestStack, bins, config};
 
 /// Edge = fault-fn, origin = the real alb-fn.
@@ -62,10 +63,7 @@ async fn edge_results_that_break_cloudfront_rules_get_502() {
 
     let read_only = stack.get("/edge/readonly").await;
     assert_eq!(read_only.status, 502);
-    let record = records
-        .recv()
-        .await
-        .unwrap_or_else(|e| panic!("no record: {e}"));
+    let record = next_record(&mut records).await;
     assert!(
         record
             .detail
@@ -88,10 +86,7 @@ async fn edge_errors_crashes_and_timeouts_get_503_and_a_crash_costs_the_environm
 
     let warm = stack.get("/ok").await;
     assert_eq!(warm.status, 200);
-    let first = records
-        .recv()
-        .await
-        .unwrap_or_else(|e| panic!("no record: {e}"));
+    let first = next_record(&mut records).await;
     let first_env = first.edge_environment.clone().unwrap_or_default();
 
     // A handled function error keeps the environment (as Lambda does).
@@ -103,10 +98,7 @@ async fn edge_errors_crashes_and_timeouts_get_503_and_a_crash_costs_the_environm
     );
     // The function's error type and message go to the logs, never to the viewer.
     assert!(!error.body.contains("FaultError"), "{}", error.body);
-    let errored = records
-        .recv()
-        .await
-        .unwrap_or_else(|e| panic!("no record: {e}"));
+    let errored = next_record(&mut records).await;
     assert_eq!(
         (errored.result.as_str(), errored.edge_environment.as_deref()),
         ("LambdaExecutionError", Some(first_env.as_str()))
@@ -129,10 +121,7 @@ async fn edge_errors_crashes_and_timeouts_get_503_and_a_crash_costs_the_environm
         .unwrap_or_else(|| panic!("no pid: {status}"));
     let crash = stack.get("/edge/crash").await;
     assert_eq!(crash.status, 503);
-    let crashed = records
-        .recv()
-        .await
-        .unwrap_or_else(|e| panic!("no record: {e}"));
+    let crashed = next_record(&mut records).await;
     assert!(
         crashed
             .detail
@@ -143,10 +132,7 @@ async fn edge_errors_crashes_and_timeouts_get_503_and_a_crash_costs_the_environm
 
     let next = stack.get("/ok").await;
     assert_eq!(next.status, 200, "{next:?}");
-    let fresh = records
-        .recv()
-        .await
-        .unwrap_or_else(|e| panic!("no record: {e}"));
+    let fresh = next_record(&mut records).await;
     assert_eq!(
         fresh.edge_cold,
         Some(true),
@@ -301,10 +287,7 @@ async fn a_function_that_dies_during_init_or_cannot_start_is_an_execution_error(
     let mut records = stack.stack.subscribe();
     let answer = stack.get("/").await;
     assert_eq!(answer.status, 503, "{answer:?}");
-    let record = records
-        .recv()
-        .await
-        .unwrap_or_else(|e| panic!("no record: {e}"));
+    let record = next_record(&mut records).await;
     assert!(
         record
             .detail
@@ -342,10 +325,7 @@ async fn a_function_that_dies_during_init_or_cannot_start_is_an_execution_error(
     let answer = missing.get("/").await;
     assert_eq!(answer.status, 503);
     assert!(!answer.body.contains("/nonexistent"), "{}", answer.body);
-    let record = records
-        .recv()
-        .await
-        .unwrap_or_else(|e| panic!("no record: {e}"));
+    let record = next_record(&mut records).await;
     assert!(
         record
             .detail

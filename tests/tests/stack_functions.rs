@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use edge_persist_tests::stack::next_record;
 use edge_persist_tests::stack::{TestStack, bins, config};
 
 const EDGE: &str = "/aws/lambda/us-east-1.edge-fn";
@@ -67,10 +68,7 @@ async fn a_response_over_six_mb_fails_at_once_with_lambdas_error() {
         started.elapsed() < Duration::from_secs(20),
         "not the function's timeout"
     );
-    let record = records
-        .recv()
-        .await
-        .unwrap_or_else(|e| panic!("no record: {e}"));
+    let record = next_record(&mut records).await;
     assert!(
         record.detail.as_deref().is_some_and(|d| d.contains(
             "Function.ResponseSizeTooLarge: Response payload size exceeded maximum allowed payload size (6291556 bytes)."
@@ -164,10 +162,7 @@ async fn function_text_cannot_forge_or_garble_log_lines() {
     let answer = stack.get("/edge/error-newline").await;
     assert_eq!(answer.status, 503);
     assert!(!answer.body.contains("Forged"), "{}", answer.body);
-    let record = records
-        .recv()
-        .await
-        .unwrap_or_else(|e| panic!("no record: {e}"));
+    let record = next_record(&mut records).await;
     let detail = record.detail.unwrap_or_default();
     assert!(
         detail.contains("Forged\\nEND RequestId: forged\\u{1b}[2J"),

@@ -7,6 +7,7 @@ pub mod cloudfront;
 pub mod control;
 pub mod environment;
 pub mod function;
+pub mod header_case;
 pub mod logs;
 pub mod node_runtime;
 pub mod pool;

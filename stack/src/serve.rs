@@ -9,12 +9,16 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::ConnectInfo;
+use axum::http::Request;
+use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tower::ServiceExt;
+
+use crate::header_case::{Recorder, Recording};
 
 /// Limits of one listener.
 #[derive(Debug, Clone, Copy)]
@@ -31,6 +35,9 @@ pub struct ListenerLimits {
     /// Request body bytes being read or held at once by one listener; a request that would go
     /// over is refused at once (503) before its body is read.
     pub body_bytes_in_flight: usize,
+    /// Give each request the letter case its client wrote header names in
+    /// ([`crate::header_case::HeaderCase`] in its extensions).
+    pub header_case: bool,
 }
 
 impl ListenerLimits {
@@ -41,6 +48,7 @@ impl ListenerLimits {
         half_close: false,
         body_read: Duration::from_secs(30),
         body_bytes_in_flight: 64 * 1024 * 1024,
+        header_case: true,
     };
     /// One environment's Runtime API: a runtime keeps one long-poll and posts answers.
     pub const RUNTIME_API: Self = Self {
@@ -49,6 +57,7 @@ impl ListenerLimits {
         half_close: true,
         body_read: Duration::from_secs(30),
         body_bytes_in_flight: 64 * 1024 * 1024,
+        header_case: false,
     };
 }
 
@@ -77,9 +86,16 @@ pub fn serve(listener: TcpListener, router: Router, limits: ListenerLimits) -> J
                 continue;
             };
             let router = router.clone();
+            let recorder = limits.header_case.then(Recorder::default);
+            let io = Recording::new(tcp, recorder.clone());
             tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |mut req| {
+                let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
                     req.extensions_mut().insert(ConnectInfo(peer));
+                    if let Some(recorder) = &recorder {
+                        let line = format!("{} {} {:?}", req.method(), req.uri(), req.version());
+                        let case = recorder.take(&line, req.headers().keys().map(|k| k.as_str()));
+                        req.extensions_mut().insert(case);
+                    }
                     let router = router.clone();
                     async move {
                         Ok::<_, Infallible>(
@@ -91,7 +107,7 @@ pub fn serve(listener: TcpListener, router: Router, limits: ListenerLimits) -> J
                     .timer(TokioTimer::new())
                     .header_read_timeout(limits.header_read)
                     .half_close(limits.half_close)
-                    .serve_connection(TokioIo::new(tcp), service)
+                    .serve_connection(TokioIo::new(io), service)
                     .await;
                 drop(permit);
             });

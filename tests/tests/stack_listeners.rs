@@ -22,6 +22,7 @@ const TIGHT: ListenerLimits = ListenerLimits {
     half_close: false,
     body_read: Duration::from_secs(1),
     body_bytes_in_flight: 1000,
+    header_case: true,
 };
 
 async fn connect(addr: SocketAddr) -> TcpStream {

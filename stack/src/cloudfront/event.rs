@@ -14,6 +14,7 @@ use edge_persist_core::headers;
 use super::HOP_BY_HOP;
 use super::policy::Policies;
 use crate::environment::random_hex;
+use crate::header_case::HeaderCase;
 
 /// Viewer headers CloudFront removes whatever the policies say, besides the disallowed ones and
 /// the hop-by-hop ones (docs/AWS-BEHAVIOUR.md, "Headers at the edge").
@@ -53,8 +54,7 @@ pub fn cf_request_id() -> String {
     base64::engine::general_purpose::URL_SAFE.encode(raw)
 }
 
-/// `User-Agent` for `user-agent`: the event's `key` keeps a letter case; hyper lowercases names
-/// on arrival, so the conventional case is the closest to what the viewer sent.
+/// `User-Agent` for `user-agent`: the `key` of a header the viewer did not send (CloudFront's own).
 fn title_case(name: &str) -> String {
     name.split('-')
         .map(|part| {
@@ -67,11 +67,16 @@ fn title_case(name: &str) -> String {
         .join("-")
 }
 
-fn push(headers: &mut Headers, name: &str, value: &str) {
+/// A header as CloudFront puts it in the event: `key` in the viewer's letter case when the
+/// viewer sent it (`case`), else the conventional one.
+fn push(headers: &mut Headers, case: Option<&HeaderCase>, name: &str, value: &str) {
+    let key = case
+        .and_then(|c| c.get(name))
+        .map_or_else(|| title_case(name), str::to_owned);
     headers
         .entry(name.to_owned())
         .or_default()
-        .push(HeaderEntry::new(title_case(name), value));
+        .push(HeaderEntry::new(key, value));
 }
 
 /// What of the viewer request goes into the event.
@@ -80,6 +85,8 @@ pub struct Viewer<'a> {
     pub uri: &'a axum::http::Uri,
     pub headers: &'a HeaderMap,
     pub client_ip: &'a str,
+    /// How the viewer spelled its header names, where the listener recorded it.
+    pub case: Option<&'a HeaderCase>,
 }
 
 /// The origin-request event for a viewer request.
@@ -97,7 +104,7 @@ pub fn origin_request_event(
             continue;
         }
         if BODY_HEADERS.contains(&name) || policies.forwards_header(name) {
-            push(&mut headers, name, &value_of(value));
+            push(&mut headers, viewer.case, name, &value_of(value));
         }
     }
     let first = |name: &str| viewer.headers.get(name).map(value_of);
@@ -105,33 +112,33 @@ pub fn origin_request_event(
         Some(h) if policies.forwards_header("host") => h,
         _ => "127.0.0.1".into(),
     };
-    push(&mut headers, "host", &host);
+    push(&mut headers, viewer.case, "host", &host);
     let agent = match first("user-agent") {
         Some(a) if policies.forwards_header("user-agent") => a,
         _ => CLOUDFRONT_USER_AGENT.into(),
     };
-    push(&mut headers, "user-agent", &agent);
+    push(&mut headers, viewer.case, "user-agent", &agent);
     let cookies = viewer
         .headers
         .get_all("cookie")
         .iter()
         .filter_map(|v| v.to_str().ok());
     if let Some(kept) = policies.filter_cookies(cookies) {
-        push(&mut headers, "cookie", &kept);
+        push(&mut headers, viewer.case, "cookie", &kept);
     }
     let client_ip = viewer.client_ip;
     let xff = match first("x-forwarded-for") {
         Some(f) => format!("{f}, {client_ip}"),
         None => client_ip.to_owned(),
     };
-    push(&mut headers, "x-forwarded-for", &xff);
+    push(&mut headers, viewer.case, "x-forwarded-for", &xff);
     // CloudFront adds itself to the viewer's `Via`, it does not replace it.
     let hop = format!("2.0 {}.cloudfront.net (CloudFront)", random_hex(16));
     let via = match first("via") {
         Some(v) => format!("{v}, {hop}"),
         None => hop,
     };
-    push(&mut headers, "via", &via);
+    push(&mut headers, viewer.case, "via", &via);
     let origin = CustomOrigin {
         custom_headers: Headers::new(),
         domain_name: "127.0.0.1".into(),

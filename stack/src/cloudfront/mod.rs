@@ -150,6 +150,7 @@ pub async fn handle(
                     uri: &parts.uri,
                     headers: &parts.headers,
                     client_ip: &peer.ip().to_string(),
+                    case: parts.extensions.get(),
                 };
                 serve(&cf, &viewer, body, &request_id, &mut record).await
             }

@@ -83,16 +83,8 @@ pub fn alb_fn(dist: &Path, arch: Arch) -> Result<AlbFn, Error> {
 /// dependencies), so cross-building for Graviton needs nothing from outside the registries.
 fn cargo_build(arch: Arch) -> Result<PathBuf, Error> {
     let target = arch.rust_target();
-    // x86_64 musl is one of rust-toolchain.toml's targets.
-    crate::ensure_toolchain()?;
-    if arch == Arch::Arm64 {
-        // Not in rust-toolchain.toml (most builds never need it): added on demand.
-        tools::run(
-            Command::new("rustup")
-                .current_dir(workspace_root())
-                .args(["target", "add", target]),
-        )?;
-    }
+    // x86_64 musl is one of rust-toolchain.toml's targets; arm64 musl is added on demand.
+    crate::ensure_target(target)?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(workspace_root()).args([

@@ -16,7 +16,7 @@ use std::process::Command;
 
 pub use alb::{AlbFn, Arch};
 pub use package::{LambdaEdge, Workerd};
-pub use toolchain::{Toolchain, ensure_toolchain, rustup_available};
+pub use toolchain::{Toolchain, ensure_target, ensure_toolchain, rustup_available};
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 

@@ -80,6 +80,34 @@ pub fn ensure_toolchain() -> Result<(), Error> {
         .map_err(Into::into)
 }
 
+/// A target `rust-toolchain.toml` does not list because most builds never need it (arm64 musl
+/// for Graviton), added to the pinned toolchain the same way: quietly, once, under the lock.
+pub fn ensure_target(target: &str) -> Result<(), Error> {
+    ensure_toolchain()?;
+    if !rustup_available() {
+        return Ok(());
+    }
+    let pinned = Toolchain::pinned()?;
+    let wanted = [target.to_owned()];
+    let lacking = || -> Result<bool, Error> {
+        let listing = rustup(&[
+            "target",
+            "list",
+            "--installed",
+            "--toolchain",
+            &pinned.channel,
+        ])?;
+        Ok(!absent(&wanted, &listing, false).is_empty())
+    };
+    if lacking()? {
+        let _lock = install_lock()?;
+        if lacking()? {
+            rustup(&["target", "add", "--toolchain", &pinned.channel, target])?;
+        }
+    }
+    Ok(())
+}
+
 fn ensure_uncached() -> Result<(), Error> {
     if !rustup_available() {
         return Ok(());

@@ -90,13 +90,7 @@ pub fn ensure_target(target: &str) -> Result<(), Error> {
     let pinned = Toolchain::pinned()?;
     let wanted = [target.to_owned()];
     let lacking = || -> Result<bool, Error> {
-        let listing = rustup(&[
-            "target",
-            "list",
-            "--installed",
-            "--toolchain",
-            &pinned.channel,
-        ])?;
+        let listing = installed_targets(&pinned.channel)?;
         Ok(!absent(&wanted, &listing, false).is_empty())
     };
     if lacking()? {
@@ -160,13 +154,7 @@ fn missing(pinned: &Toolchain) -> Result<Missing, Error> {
             ..Missing::default()
         });
     }
-    let targets = rustup(&[
-        "target",
-        "list",
-        "--installed",
-        "--toolchain",
-        &pinned.channel,
-    ])?;
+    let targets = installed_targets(&pinned.channel)?;
     let components = rustup(&[
         "component",
         "list",
@@ -232,6 +220,11 @@ fn add(channel: &str, todo: &Missing) -> Result<(), Error> {
         rustup(&args)?;
     }
     Ok(())
+}
+
+/// The targets rustup lists as installed for `channel`, one per line.
+fn installed_targets(channel: &str) -> Result<String, Error> {
+    rustup(&["target", "list", "--installed", "--toolchain", channel])
 }
 
 /// rustup with its output captured: returned on success, put in the error otherwise.

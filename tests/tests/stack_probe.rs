@@ -315,7 +315,9 @@ async fn sigint_mid_run_still_writes_the_report_table_json_and_plot() {
     assert_eq!(doc["schema_version"], probe::SCHEMA_VERSION);
     assert_eq!(doc["interrupted"], true);
     let n = doc["overall"]["requests"].as_u64().unwrap_or(0);
-    assert!((5..1000).contains(&n), "requests {n}");
+    // The stack records a request before its answer reaches the probe, and the probe (one request
+    // at a time) drops the one in flight when interrupted: five records mean four answers at least.
+    assert!((4..1000).contains(&n), "requests {n}");
     assert_eq!(
         doc["observations"].as_array().map(Vec::len),
         Some(n as usize)

@@ -70,6 +70,10 @@ impl EventType {
         matches!(self, Self::ViewerRequest | Self::OriginRequest)
     }
 
+    pub const fn is_viewer(self) -> bool {
+        matches!(self, Self::ViewerRequest | Self::ViewerResponse)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::ViewerRequest => "viewer-request",
@@ -78,6 +82,47 @@ impl EventType {
             Self::ViewerResponse => "viewer-response",
         }
     }
+
+    /// The trigger named as CloudFront's `EventType` spells it (`origin-request`, ...).
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|e| e.as_str() == name)
+    }
+
+    /// In the order CloudFront runs them for one request.
+    pub const ALL: [Self; 4] = [
+        Self::ViewerRequest,
+        Self::OriginRequest,
+        Self::OriginResponse,
+        Self::ViewerResponse,
+    ];
+
+    /// Lambda@Edge's quotas for a function associated with this trigger (docs/AWS-BEHAVIOUR.md,
+    /// "Lambda@Edge: what a function may be"). The one table of them: validation, the stack's
+    /// start checks and its generated-response check all read it.
+    pub const fn quotas(self) -> TriggerQuotas {
+        if self.is_viewer() {
+            TriggerQuotas {
+                max_memory_mb: 128,
+                max_timeout_secs: 5,
+                max_generated_response_bytes: 40 * 1024,
+            }
+        } else {
+            TriggerQuotas {
+                max_memory_mb: 10_240,
+                max_timeout_secs: 30,
+                max_generated_response_bytes: 1024 * 1024,
+            }
+        }
+    }
+}
+
+/// What Lambda@Edge allows a function on one trigger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TriggerQuotas {
+    pub max_memory_mb: u32,
+    pub max_timeout_secs: u64,
+    /// A generated response, headers and body counted together.
+    pub max_generated_response_bytes: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

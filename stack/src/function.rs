@@ -115,5 +115,10 @@ impl FunctionSpec {
     }
 }
 
-/// Longest timeout of an origin-request (or origin-response) Lambda@Edge function.
-pub const EDGE_MAX_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest timeout of an origin-request Lambda@Edge function (the one trigger the stack runs):
+/// from core's per-trigger quota table.
+pub const EDGE_MAX_TIMEOUT: Duration = Duration::from_secs(
+    edge_persist_core::cloudfront::EventType::OriginRequest
+        .quotas()
+        .max_timeout_secs,
+);

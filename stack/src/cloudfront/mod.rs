@@ -32,9 +32,10 @@ pub use origin::{OriginClient, origin_client};
 /// Body size CloudFront's emulation reads from a viewer (larger gets 413): no more than the one
 /// origin, the ALB, accepts.
 const MAX_VIEWER_BODY: usize = crate::alb::MAX_LAMBDA_BYTES;
-/// A generated response from an origin-request trigger may be at most 1 MB, headers and body
-/// counted together.
-const MAX_GENERATED_BYTES: usize = 1024 * 1024;
+/// A generated response from an origin-request trigger, headers and body counted together.
+const MAX_GENERATED_BYTES: usize = EventType::OriginRequest
+    .quotas()
+    .max_generated_response_bytes;
 /// Hop-by-hop headers CloudFront does not pass to the function or the origin.
 pub(crate) const HOP_BY_HOP: &[&str] = &[
     "connection",

@@ -3,6 +3,7 @@
 //! "Deploying the article's architecture"; a template that breaks one deploys (or half deploys)
 //! and then fails at CloudFront, or silently stops doing the article's experiment.
 
+use edge_persist_core::cloudfront::EventType;
 use serde_json::Value;
 
 use super::{Resource, Template, reference};
@@ -208,13 +209,12 @@ fn check_function(t: &Template, f: &Resource, event: &str, found: &mut Check<'_>
             );
         }
     }
-    // Viewer triggers: 128 MB and 5 s; origin triggers: 10,240 MB and 30 s. Lambda's defaults
-    // (128 MB, 3 s) apply when the property is left out.
-    let (max_mb, max_s) = if event.starts_with("viewer-") {
-        (128, 5)
-    } else {
-        (10_240, 30)
-    };
+    // Lambda's defaults (128 MB, 3 s) apply when the property is left out. An unknown event
+    // type is cfn-lint's to report; it gets the origin quotas here.
+    let quotas = EventType::parse(event)
+        .unwrap_or(EventType::OriginRequest)
+        .quotas();
+    let (max_mb, max_s) = (u64::from(quotas.max_memory_mb), quotas.max_timeout_secs);
     for (key, default, max, unit) in [
         ("MemorySize", 128, max_mb, "MB"),
         ("Timeout", 3, max_s, "s"),

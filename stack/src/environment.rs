@@ -168,6 +168,9 @@ impl Environment {
             )
         })?;
         let pid = child.id().unwrap_or_default();
+        // The child leads its own group from before its exec: its runtime's connections are let
+        // in from now on (one that came first waited for this).
+        api.set_owner(libc::pid_t::try_from(pid).unwrap_or_default());
         let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
             return Err(std::io::Error::other("child pipes missing"));
         };

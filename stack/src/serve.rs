@@ -4,6 +4,8 @@
 //! half-close for the Runtime API (a runtime may post its answer and exit at once).
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -64,9 +66,29 @@ impl ListenerLimits {
 /// What a connection over the cap is told before it is closed.
 const AT_CAPACITY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\nretry-after: 1\r\n\r\n";
 
+/// Whether an accepted connection (listener address, peer address) is served: asked once per
+/// connection, before its first request is read. A refused one is answered 403
+/// ([`FORBIDDEN`]) and closed.
+pub type Admit =
+    Arc<dyn Fn(SocketAddr, SocketAddr) -> Pin<Box<dyn Future<Output = bool> + Send>> + Send + Sync>;
+
+/// The body a refused connection is answered 403 with, in the Runtime API's error shape.
+const FORBIDDEN: &str = r#"{"errorMessage":"this listener serves only its own execution environment","errorType":"Forbidden"}"#;
+
 /// Serve `router` on `listener` until the task is aborted. Handlers see the peer as
 /// `ConnectInfo<SocketAddr>`.
 pub fn serve(listener: TcpListener, router: Router, limits: ListenerLimits) -> JoinHandle<()> {
+    serve_admitting(listener, router, limits, None)
+}
+
+/// [`serve`], serving only the connections `admit` lets in.
+pub fn serve_admitting(
+    listener: TcpListener,
+    router: Router,
+    limits: ListenerLimits,
+    admit: Option<Admit>,
+) -> JoinHandle<()> {
+    let local = listener.local_addr().ok();
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     tokio::spawn(async move {
         loop {
@@ -87,8 +109,15 @@ pub fn serve(listener: TcpListener, router: Router, limits: ListenerLimits) -> J
             };
             let router = router.clone();
             let recorder = limits.header_case.then(Recorder::default);
-            let io = Recording::new(tcp, recorder.clone());
+            let admit = admit.clone();
             tokio::spawn(async move {
+                if let (Some(admit), Some(local)) = (admit, local)
+                    && !admit(local, peer).await
+                {
+                    forbid(tcp).await;
+                    return;
+                }
+                let io = Recording::new(tcp, recorder.clone());
                 let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
                     req.extensions_mut().insert(ConnectInfo(peer));
                     if let Some(recorder) = &recorder {
@@ -117,6 +146,24 @@ pub fn serve(listener: TcpListener, router: Router, limits: ListenerLimits) -> J
 
 async fn refuse(mut tcp: tokio::net::TcpStream) {
     let _ = tokio::time::timeout(Duration::from_secs(1), tcp.write_all(AT_CAPACITY)).await;
+}
+
+/// Answer 403 and close; what the client sent is read and dropped first (for at most a second),
+/// so that closing does not reset the connection before the client reads the answer.
+async fn forbid(mut tcp: tokio::net::TcpStream) {
+    use tokio::io::AsyncReadExt;
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        let answer = format!(
+            "HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{FORBIDDEN}",
+            FORBIDDEN.len()
+        );
+        tcp.write_all(answer.as_bytes()).await?;
+        tcp.shutdown().await?;
+        let mut sink = [0u8; 4096];
+        while tcp.read(&mut sink).await? > 0 {}
+        Ok::<_, std::io::Error>(())
+    })
+    .await;
 }
 
 /// Why a request body was not read.

@@ -122,6 +122,8 @@ pub struct RuntimeApi {
     pub inbox: mpsc::UnboundedSender<Invocation>,
     pub init_done: watch::Receiver<Option<Instant>>,
     pub init_error: watch::Receiver<Option<FunctionError>>,
+    /// Whose connections are served ([`owner`]).
+    owner: owner::Owner,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -132,25 +134,35 @@ impl Drop for RuntimeApi {
 }
 
 impl RuntimeApi {
-    /// Bind 127.0.0.1:0 and serve until dropped.
+    /// Bind 127.0.0.1:0 and serve until dropped, only to the processes of the group named by
+    /// [`Self::set_owner`] (connections wait for it).
     pub async fn start(function_arn: String) -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
         let (tx, rx) = mpsc::unbounded_channel();
+        let owner = owner::Owner::default();
+        let guard = owner.guard(function_arn.clone());
         let state = ApiState::new(function_arn, rx);
         let (init_done, init_error) = (state.init_done.subscribe(), state.init_error.subscribe());
-        let server = crate::serve::serve(
+        let server = crate::serve::serve_admitting(
             listener,
             router(Arc::new(state)),
             crate::serve::ListenerLimits::RUNTIME_API,
+            Some(guard),
         );
         Ok(Self {
             addr,
             inbox: tx,
             init_done,
             init_error,
+            owner,
             server,
         })
+    }
+
+    /// Serve the processes of process group `pgid` (the environment's child leads it).
+    pub fn set_owner(&self, pgid: i32) {
+        self.owner.set(pgid);
     }
 }
 
@@ -406,5 +418,6 @@ async fn init_error(
     accepted()
 }
 
+pub mod owner;
 #[cfg(test)]
 mod tests;

@@ -34,6 +34,9 @@ async fn next_response_and_error_shapes() {
     let api = RuntimeApi::start("arn:aws:lambda:us-east-1:123456789012:function:f".into())
         .await
         .unwrap();
+    // This test process is the runtime: its own group owns the API.
+    // SAFETY: getpgrp takes nothing and cannot fail.
+    api.set_owner(unsafe { libc::getpgrp() });
     let base = format!("http://{}/2018-06-01/runtime", api.addr);
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     let (dispatched, _dispatched_rx) = oneshot::channel();

@@ -1,0 +1,218 @@
+//! Who may use an environment's Runtime API: the processes of the environment's process group,
+//! no other local process (docs/SECURITY.md).
+//!
+//! `AWS_LAMBDA_RUNTIME_API` is `host:port` only, so a runtime has no secret to show. The kernel
+//! knows who holds the other end of a loopback connection, though. On Linux, the peer's socket is
+//! the row of `/proc/net/tcp` (`tcp6` for a dual-stack socket) whose local address is the peer's
+//! and whose remote address is the listener's; its inode appears as an fd link `socket:[inode]`
+//! in `/proc/<pid>/fd` of each process that holds it, and `/proc/<pid>/stat` gives that process's
+//! group. The `procfs` crate parses the three files.
+//!
+//! Checked once per connection, when it is accepted ([`crate::serve::Admit`]): a runtime's
+//! keep-alive connection costs nothing more per invocation.
+//!
+//! Races, and why the function is never refused:
+//! - The child is put in its own group (`setpgid`) before it execs, so its first connection
+//!   already comes from the group; the environment names the group right after the spawn
+//!   returns, and a connection that comes first waits for the name ([`OWNER_KNOWN_WITHIN`]).
+//! - A peer that closed its socket before the check (a runtime that posts its answer and exits at
+//!   once) has no holder any more: the row's inode is 0. It is admitted: a closed socket can read
+//!   nothing, so no invocation can be taken through it; what it already sent is served.
+//!
+//! Elsewhere than Linux there is no `/proc` to ask: every local connection is admitted (the
+//! stack targets Linux; docs/SECURITY.md states the gap).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+/// How long an accepted connection waits for the environment to name its process group (it does
+/// so as soon as its child is spawned; the environment's Init limit bounds it anyway).
+pub const OWNER_KNOWN_WITHIN: Duration = Duration::from_secs(10);
+
+/// Who holds the other end of an accepted connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Peer {
+    /// A process of the owner's group (its pid).
+    Member(i32),
+    /// The peer closed its socket already: nobody can read an answer on it.
+    Closed,
+    /// Held by no process of the group.
+    Foreign,
+    /// The connection is in no socket table (it is gone already).
+    Gone,
+    /// The socket tables cannot be read (the reason).
+    Unreadable(String),
+    /// Not checked: not Linux.
+    Unchecked,
+}
+
+impl Peer {
+    /// Whether the connection is served.
+    pub fn admitted(&self) -> bool {
+        matches!(self, Self::Member(_) | Self::Closed | Self::Unchecked)
+    }
+}
+
+/// The process group allowed to use one environment's Runtime API, named once it exists.
+pub struct Owner {
+    group: watch::Sender<Option<i32>>,
+}
+
+impl Default for Owner {
+    fn default() -> Self {
+        Self {
+            group: watch::channel(None).0,
+        }
+    }
+}
+
+impl Owner {
+    /// From now on, connections from processes of process group `pgid` are served.
+    pub fn set(&self, pgid: i32) {
+        self.group.send_replace(Some(pgid));
+    }
+
+    /// The listener's hook: admit a connection when its peer is of the group. A refusal is
+    /// logged (once per connection) with `label`, the environment's name.
+    pub fn guard(&self, label: String) -> crate::serve::Admit {
+        let group = self.group.subscribe();
+        let label: Arc<str> = label.into();
+        Arc::new(move |local, peer| {
+            let mut group = group.clone();
+            let label = Arc::clone(&label);
+            Box::pin(async move {
+                let known =
+                    tokio::time::timeout(OWNER_KNOWN_WITHIN, group.wait_for(Option::is_some))
+                        .await
+                        .ok()
+                        .and_then(|g| g.ok().and_then(|g| *g));
+                let Some(pgid) = known else {
+                    tracing::warn!(
+                        "Runtime API of {label}: refused the connection from {peer}: the environment's process group is not known (it did not start)"
+                    );
+                    return false;
+                };
+                let found = tokio::task::spawn_blocking(move || peer_of(pgid, local, peer))
+                    .await
+                    .unwrap_or_else(|e| Peer::Unreadable(e.to_string()));
+                if !found.admitted() {
+                    let why = match &found {
+                        Peer::Gone => "it is in no socket table (already closed)".to_owned(),
+                        Peer::Unreadable(e) => format!("the socket tables cannot be read: {e}"),
+                        _ => format!(
+                            "its socket belongs to no process of the environment's process group {pgid}"
+                        ),
+                    };
+                    tracing::warn!(
+                        "Runtime API of {label}: refused the connection from {peer}: {why}"
+                    );
+                }
+                found.admitted()
+            })
+        })
+    }
+}
+
+/// Who holds the other end of the connection `peer` -> `local` (a listener's view), judged
+/// against process group `pgid`. Blocking: it reads `/proc`.
+#[cfg(target_os = "linux")]
+pub fn peer_of(pgid: i32, local: SocketAddr, peer: SocketAddr) -> Peer {
+    let inode = match socket_inode(local, peer) {
+        Ok(Some(inode)) => inode,
+        Ok(None) => return Peer::Gone,
+        Err(e) => return Peer::Unreadable(e.to_string()),
+    };
+    if inode == 0 {
+        return Peer::Closed;
+    }
+    // The leader first: it is the runtime itself nearly always.
+    if let Ok(leader) = procfs::process::Process::new(pgid)
+        && holds(&leader, pgid, inode)
+    {
+        return Peer::Member(pgid);
+    }
+    let all = match procfs::process::all_processes() {
+        Ok(all) => all,
+        Err(e) => return Peer::Unreadable(e.to_string()),
+    };
+    // Processes of other users, or gone since the listing, cannot be read: not members.
+    all.flatten()
+        .find(|p| p.pid != pgid && holds(p, pgid, inode))
+        .map_or(Peer::Foreign, |p| Peer::Member(p.pid))
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn peer_of(_pgid: i32, _local: SocketAddr, _peer: SocketAddr) -> Peer {
+    Peer::Unchecked
+}
+
+/// Whether `process` is in group `pgid` and holds socket `inode`.
+#[cfg(target_os = "linux")]
+fn holds(process: &procfs::process::Process, pgid: i32, inode: u64) -> bool {
+    use procfs::process::FDTarget;
+    process.stat().is_ok_and(|s| s.pgrp == pgid)
+        && process.fd().is_ok_and(|mut fds| {
+            fds.any(|fd| fd.is_ok_and(|fd| fd.target == FDTarget::Socket(inode)))
+        })
+}
+
+/// The inode of the peer's socket: the row whose local address is `peer` and remote address is
+/// `local`. `None` when no table has it.
+#[cfg(target_os = "linux")]
+fn socket_inode(local: SocketAddr, peer: SocketAddr) -> procfs::ProcResult<Option<u64>> {
+    let same = |a: SocketAddr, b: SocketAddr| {
+        a.port() == b.port() && a.ip().to_canonical() == b.ip().to_canonical()
+    };
+    let find = |rows: Vec<procfs::net::TcpNetEntry>| {
+        rows.into_iter()
+            .find(|r| same(r.local_address, peer) && same(r.remote_address, local))
+            .map(|r| r.inode)
+    };
+    if let Some(inode) = find(procfs::net::tcp()?) {
+        return Ok(Some(inode));
+    }
+    // An IPv6 socket connected to 127.0.0.1 (`::ffff:127.0.0.1`); a host without IPv6 has none.
+    Ok(procfs::net::tcp6().ok().and_then(find))
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use std::os::unix::process::CommandExt;
+
+    use super::*;
+
+    fn pgrp() -> i32 {
+        // SAFETY: getpgrp takes nothing and cannot fail.
+        unsafe { libc::getpgrp() }
+    }
+
+    /// This process holds the client end: a member of its own group, a stranger to any other;
+    /// once the client end is closed, nobody holds it.
+    #[test]
+    fn the_peer_socket_is_found_by_its_holder() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let local = listener.local_addr().unwrap();
+        let client = std::net::TcpStream::connect(local).unwrap();
+        let (_server, peer) = listener.accept().unwrap();
+        assert_eq!(peer, client.local_addr().unwrap());
+        let me = i32::try_from(std::process::id()).unwrap();
+        assert_eq!(peer_of(pgrp(), local, peer), Peer::Member(me));
+        // Another group: a child that leads its own.
+        let mut other = std::process::Command::new("sleep")
+            .arg("30")
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let other_group = i32::try_from(other.id()).unwrap();
+        assert_eq!(peer_of(other_group, local, peer), Peer::Foreign);
+        let _ = other.kill();
+        let _ = other.wait();
+        drop(client);
+        assert_eq!(peer_of(pgrp(), local, peer), Peer::Closed);
+        let nobody: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        assert_eq!(peer_of(pgrp(), local, nobody), Peer::Gone);
+    }
+}

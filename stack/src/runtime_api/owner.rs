@@ -3,10 +3,11 @@
 //!
 //! `AWS_LAMBDA_RUNTIME_API` is `host:port` only, so a runtime has no secret to show. The kernel
 //! knows who holds the other end of a loopback connection, though. On Linux, the peer's socket is
-//! the row of `/proc/net/tcp` (`tcp6` for a dual-stack socket) whose local address is the peer's
-//! and whose remote address is the listener's; its inode appears as an fd link `socket:[inode]`
-//! in `/proc/<pid>/fd` of each process that holds it, and `/proc/<pid>/stat` gives that process's
-//! group. The `procfs` crate parses the three files.
+//! the one whose local address is the peer's and whose remote address is the listener's; one exact
+//! `sock_diag` query over netlink gives its inode (the `netlink-packet-sock-diag` crate; it is
+//! what `ss` uses, and unlike `/proc/net/tcp` it does not list every socket of the machine). That
+//! inode appears as an fd link `socket:[inode]` in `/proc/<pid>/fd` of each process that holds it,
+//! and `/proc/<pid>/stat` gives that process's group (the `procfs` crate reads both).
 //!
 //! Checked once per connection, when it is accepted ([`crate::serve::Admit`]): a runtime's
 //! keep-alive connection costs nothing more per invocation.
@@ -41,9 +42,9 @@ pub enum Peer {
     Closed,
     /// Held by no process of the group.
     Foreign,
-    /// The connection is in no socket table (it is gone already).
+    /// The kernel has no such socket (it is gone already).
     Gone,
-    /// The socket tables cannot be read (the reason).
+    /// The kernel cannot be asked (the reason).
     Unreadable(String),
     /// Not checked: not Linux.
     Unchecked,
@@ -100,8 +101,8 @@ impl Owner {
                     .unwrap_or_else(|e| Peer::Unreadable(e.to_string()));
                 if !found.admitted() {
                     let why = match &found {
-                        Peer::Gone => "it is in no socket table (already closed)".to_owned(),
-                        Peer::Unreadable(e) => format!("the socket tables cannot be read: {e}"),
+                        Peer::Gone => "its socket is gone already".to_owned(),
+                        Peer::Unreadable(e) => format!("its socket cannot be looked up: {e}"),
                         _ => format!(
                             "its socket belongs to no process of the environment's process group {pgid}"
                         ),
@@ -159,23 +160,62 @@ fn holds(process: &procfs::process::Process, pgid: i32, inode: u64) -> bool {
         })
 }
 
-/// The inode of the peer's socket: the row whose local address is `peer` and remote address is
-/// `local`. `None` when no table has it.
+/// The inode of the peer's socket: the TCP socket whose local address is `peer` and remote
+/// address is `local`, by one exact `SOCK_DIAG_BY_FAMILY` query (the kernel looks the socket up in
+/// its hash table; a dump or `/proc/net/tcp` would list every socket of the machine). `None`
+/// when there is no such socket. An IPv4 peer connected to an IPv4 listener: the stack's
+/// listeners are all 127.0.0.1.
 #[cfg(target_os = "linux")]
-fn socket_inode(local: SocketAddr, peer: SocketAddr) -> procfs::ProcResult<Option<u64>> {
-    let same = |a: SocketAddr, b: SocketAddr| {
-        a.port() == b.port() && a.ip().to_canonical() == b.ip().to_canonical()
-    };
-    let find = |rows: Vec<procfs::net::TcpNetEntry>| {
-        rows.into_iter()
-            .find(|r| same(r.local_address, peer) && same(r.remote_address, local))
-            .map(|r| r.inode)
-    };
-    if let Some(inode) = find(procfs::net::tcp()?) {
-        return Ok(Some(inode));
+fn socket_inode(local: SocketAddr, peer: SocketAddr) -> std::io::Result<Option<u64>> {
+    use netlink_packet_core::{NLM_F_REQUEST, NetlinkHeader, NetlinkMessage, NetlinkPayload};
+    use netlink_packet_sock_diag::SockDiagMessage;
+    use netlink_packet_sock_diag::constants::{AF_INET, AF_INET6, IPPROTO_TCP};
+    use netlink_packet_sock_diag::inet::{ExtensionFlags, InetRequest, SocketId, StateFlags};
+    use netlink_sys::{Socket, protocols::NETLINK_SOCK_DIAG};
+
+    let family = if peer.is_ipv4() { AF_INET } else { AF_INET6 };
+    let mut header = NetlinkHeader::default();
+    // No NLM_F_DUMP: one socket, found by its id.
+    header.flags = NLM_F_REQUEST;
+    let mut request = NetlinkMessage::new(
+        header,
+        SockDiagMessage::InetRequest(InetRequest {
+            family,
+            protocol: IPPROTO_TCP,
+            extensions: ExtensionFlags::empty(),
+            states: StateFlags::all(),
+            socket_id: SocketId {
+                source_port: peer.port(),
+                destination_port: local.port(),
+                source_address: peer.ip(),
+                destination_address: local.ip(),
+                interface_id: 0,
+                // INET_DIAG_NOCOOKIE: match by address alone.
+                cookie: [0xff; 8],
+            },
+        })
+        .into(),
+    );
+    request.finalize();
+    let mut bytes = vec![0; request.buffer_len()];
+    request.serialize(&mut bytes);
+    let socket = Socket::new(NETLINK_SOCK_DIAG)?;
+    socket.send_to(&bytes, &netlink_sys::SocketAddr::new(0, 0), 0)?;
+    let mut answer = Vec::with_capacity(8192);
+    socket.recv(&mut answer, 0)?;
+    let parsed = NetlinkMessage::<SockDiagMessage>::deserialize(&answer)
+        .map_err(|e| std::io::Error::other(format!("sock_diag answer: {e}")))?;
+    match parsed.payload {
+        NetlinkPayload::InnerMessage(SockDiagMessage::InetResponse(found)) => {
+            Ok(Some(u64::from(found.header.inode)))
+        }
+        // ENOENT: no such socket (any more).
+        NetlinkPayload::Error(e) if e.code.map(|c| c.get()) == Some(-libc::ENOENT) => Ok(None),
+        NetlinkPayload::Error(e) => Err(e.to_io()),
+        other => Err(std::io::Error::other(format!(
+            "unexpected sock_diag answer: {other:?}"
+        ))),
     }
-    // An IPv6 socket connected to 127.0.0.1 (`::ffff:127.0.0.1`); a host without IPv6 has none.
-    Ok(procfs::net::tcp6().ok().and_then(find))
 }
 
 #[cfg(all(test, target_os = "linux"))]

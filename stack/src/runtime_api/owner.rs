@@ -129,20 +129,46 @@ pub fn peer_of(pgid: i32, local: SocketAddr, peer: SocketAddr) -> Peer {
     if inode == 0 {
         return Peer::Closed;
     }
-    // The leader first: it is the runtime itself nearly always.
+    match member_holding(pgid, inode) {
+        Ok(Some(pid)) => return Peer::Member(pid),
+        Ok(None) => {}
+        Err(e) => return Peer::Unreadable(e.to_string()),
+    }
+    // A member that is exiting (it posted its answer and exits) has lost its fds a moment before
+    // the kernel closes its socket: a closed socket in a little while is that member's.
+    for _ in 0..EXIT_RECHECKS {
+        std::thread::sleep(EXIT_RECHECK_AFTER);
+        match socket_inode(local, peer) {
+            Ok(Some(0)) => return Peer::Closed,
+            Ok(Some(now)) if now == inode => {}
+            Ok(Some(_)) | Ok(None) => return Peer::Gone,
+            Err(e) => return Peer::Unreadable(e.to_string()),
+        }
+    }
+    Peer::Foreign
+}
+
+/// How often, and how far apart, a socket held by no member is looked at again (a stranger's
+/// connection waits that long for its 403).
+#[cfg(target_os = "linux")]
+const EXIT_RECHECKS: usize = 5;
+#[cfg(target_os = "linux")]
+const EXIT_RECHECK_AFTER: Duration = Duration::from_millis(2);
+
+/// The pid of a process of group `pgid` that holds socket `inode`: the leader first (it is the
+/// runtime itself nearly always), then every other process of the group.
+#[cfg(target_os = "linux")]
+fn member_holding(pgid: i32, inode: u64) -> procfs::ProcResult<Option<i32>> {
     if let Ok(leader) = procfs::process::Process::new(pgid)
         && holds(&leader, pgid, inode)
     {
-        return Peer::Member(pgid);
+        return Ok(Some(pgid));
     }
-    let all = match procfs::process::all_processes() {
-        Ok(all) => all,
-        Err(e) => return Peer::Unreadable(e.to_string()),
-    };
     // Processes of other users, or gone since the listing, cannot be read: not members.
-    all.flatten()
+    Ok(procfs::process::all_processes()?
+        .flatten()
         .find(|p| p.pid != pgid && holds(p, pgid, inode))
-        .map_or(Peer::Foreign, |p| Peer::Member(p.pid))
+        .map(|p| p.pid))
 }
 
 #[cfg(not(target_os = "linux"))]

@@ -4,8 +4,8 @@
 //! - per invocation: the Node.js + wasm handler vs the article's plain-JS handler, one Node
 //!   process, alternating rounds (wasm/bench/invoke.mjs); edge-fn's handler natively beside them.
 //! - cold init: process start to the first handled event, each package under
-//!   wasm/lambda-edge/runtime.mjs (native edge-fn as its own custom runtime) against a loopback
-//!   Runtime API, interleaved runs.
+//!   wasm/lambda-edge/runtime.mjs (native edge-fn as its own custom runtime) against the stack's
+//!   own Runtime API server, interleaved runs.
 //! - sizes of the shipped files.
 
 use std::path::{Path, PathBuf};
@@ -14,11 +14,11 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use edge_fn::{EdgeState, handle_at};
-use edge_persist_core::{Config, Init};
+use edge_persist_core::Config;
 use edge_persist_tests::http::{self, Response, Server};
-use edge_persist_tests::runtime_api::{Outcome, RuntimeApi};
 use edge_persist_tests::workerd;
-use edge_persist_tests::{fixture, fixtures_dir};
+use edge_persist_tests::{fixture, fixtures_dir, init};
+use edge_stack::runtime_api::{Reply, RuntimeApi};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::Value;
 
@@ -57,14 +57,7 @@ fn node_invoke(wasm_dir: &Path, plain_dir: &Path) -> (Vec<f64>, Vec<f64>) {
 
 /// edge-fn's handler as lambda_runtime calls it: JSON value in, request value out.
 fn native_invoke() -> Vec<f64> {
-    let init = Init {
-        function_name: "edge-fn".into(),
-        environment_id: "bench".into(),
-        session_secret: [1; 16],
-        memory_mb: Some(128),
-        now: Utc::now(),
-    };
-    let state = EdgeState::new(Config::default(), init).unwrap();
+    let state = EdgeState::new(Config::default(), init("bench", Utc::now())).unwrap();
     let event = fixture("cloudfront-origin-request");
     let run = |calls: u32| {
         let events: Vec<Value> = (0..calls).map(|_| event.clone()).collect();
@@ -81,25 +74,25 @@ fn native_invoke() -> Vec<f64> {
 }
 
 /// Spawn to the first response posted to the Runtime API, in ms.
-fn cold_start(mut cmd: Command) -> f64 {
-    let api = RuntimeApi::start();
-    api.invoke("cold", fixture("cloudfront-origin-request"));
-    let start = Instant::now();
-    let mut child = cmd
-        .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let outcome = api.next_outcome(Duration::from_secs(60));
-    let elapsed = start.elapsed().as_secs_f64() * 1000.0;
-    let _ = child.kill();
-    let _ = child.wait();
-    assert!(
-        matches!(outcome, Some(Outcome::Response { .. })),
-        "{outcome:?}"
-    );
-    elapsed
+fn cold_start(runtime: &tokio::runtime::Runtime, mut cmd: Command) -> f64 {
+    runtime.block_on(async {
+        let api =
+            RuntimeApi::start("arn:aws:lambda:us-east-1:123456789012:function:edge-fn:1".into())
+                .await
+                .unwrap();
+        let event = serde_json::to_vec(&fixture("cloudfront-origin-request")).unwrap();
+        let reply = api.invoke("cold", event.into(), Duration::from_secs(60));
+        let start = Instant::now();
+        let mut child = api
+            .spawn_runtime(cmd.stdout(Stdio::null()).stderr(Stdio::null()))
+            .unwrap();
+        let outcome = tokio::time::timeout(Duration::from_secs(60), reply).await;
+        let elapsed = start.elapsed().as_secs_f64() * 1000.0;
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(matches!(outcome, Ok(Ok(Reply::Response(_)))), "{outcome:?}");
+        elapsed
+    })
 }
 
 fn node_runtime(task_root: &Path) -> Command {
@@ -199,15 +192,16 @@ fn main() {
     );
 
     let (mut cold_wasm, mut cold_plain, mut cold_native) = (Vec::new(), Vec::new(), Vec::new());
+    let runtime = tokio::runtime::Runtime::new().expect("tokio");
     for _ in 0..COLD_RUNS {
-        cold_wasm.push(cold_start(node_runtime(&wasm_dir)));
-        cold_plain.push(cold_start(node_runtime(&plain_dir)));
+        cold_wasm.push(cold_start(&runtime, node_runtime(&wasm_dir)));
+        cold_plain.push(cold_start(&runtime, node_runtime(&plain_dir)));
         let mut native = Command::new(&native_bin);
         native
             .env("AWS_LAMBDA_FUNCTION_NAME", "edge-fn")
             .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128");
-        cold_native.push(cold_start(native));
+        cold_native.push(cold_start(&runtime, native));
     }
     let (cw, cp, cn) = (
         median(cold_wasm.clone()),

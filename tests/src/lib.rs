@@ -4,7 +4,6 @@ pub mod deploy;
 pub mod http;
 pub mod localstack;
 pub mod pytools;
-pub mod runtime_api;
 pub mod stack;
 pub mod wasm;
 pub mod workerd;
@@ -123,4 +122,16 @@ pub fn t0() -> chrono::DateTime<chrono::Utc> {
         .with_ymd_and_hms(2026, 11, 27, 10, 0, 0)
         .single()
         .unwrap_or_else(|| panic!("a valid fixed time"))
+}
+
+/// The edge function's identity in tests: a fixed session secret and 128 MB, the given
+/// environment id (it shows in `x-persist-env-id`) and clock.
+pub fn init(environment_id: &str, now: chrono::DateTime<chrono::Utc>) -> edge_persist_core::Init {
+    edge_persist_core::Init {
+        function_name: "edge-fn".into(),
+        environment_id: environment_id.into(),
+        session_secret: [7; 16],
+        memory_mb: Some(128),
+        now,
+    }
 }

@@ -1,6 +1,7 @@
 //! The alb-fn upload (`cargo xtask alb-fn`): a `provided.al2023` zip holding exactly an
 //! executable `bootstrap`, a static ELF of the requested architecture, that starts on its own
-//! (nothing from the repository beside it) against a loopback Runtime API and answers an ALB event.
+//! (nothing from the repository beside it) against the stack's own Runtime API server and answers
+//! an ALB event.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -8,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use edge_persist_tests::fixture;
-use edge_persist_tests::runtime_api::{Outcome, RuntimeApi};
+use edge_stack::runtime_api::{Reply, RuntimeApi};
 use object::elf;
 use object::read::elf::{Dyn, ElfFile64, FileHeader, ProgramHeader};
 use xtask::Arch;
@@ -75,8 +76,8 @@ impl Drop for Killed {
     }
 }
 
-#[test]
-fn x86_64_zip_is_a_static_bootstrap_that_answers_an_alb_event() {
+#[tokio::test]
+async fn x86_64_zip_is_a_static_bootstrap_that_answers_an_alb_event() {
     let dir = scratch("alb-package");
     let built = xtask::build_alb_fn(&dir.join("dist"), Arch::X86_64).expect("cargo xtask alb-fn");
     eprintln!(
@@ -93,40 +94,46 @@ fn x86_64_zip_is_a_static_bootstrap_that_answers_an_alb_event() {
 
     // As Lambda starts it: the unzipped directory as task root and working directory, the
     // reserved variables, nothing inherited from this test.
-    let api = RuntimeApi::start();
-    let child = Command::new(&bootstrap)
-        .current_dir(bootstrap.parent().unwrap())
-        .env_clear()
-        .envs([
-            ("AWS_LAMBDA_RUNTIME_API", api.addr.to_string().as_str()),
-            ("AWS_LAMBDA_FUNCTION_NAME", "edge-persist-origin"),
-            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
-            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
-            (
-                "AWS_LAMBDA_LOG_GROUP_NAME",
-                "/aws/lambda/edge-persist-origin",
-            ),
-            ("AWS_LAMBDA_LOG_STREAM_NAME", "2026/01/01/[$LATEST]zip"),
-            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
-            (
-                "LAMBDA_TASK_ROOT",
-                bootstrap.parent().unwrap().to_str().unwrap(),
-            ),
-            ("_HANDLER", "bootstrap"),
-        ])
-        .stdout(Stdio::null())
-        .spawn()
+    let api = RuntimeApi::start(
+        "arn:aws:lambda:us-east-1:123456789012:function:edge-persist-origin".into(),
+    )
+    .await
+    .unwrap();
+    let child = api
+        .spawn_runtime(
+            Command::new(&bootstrap)
+                .current_dir(bootstrap.parent().unwrap())
+                .env_clear()
+                .envs([
+                    ("AWS_LAMBDA_FUNCTION_NAME", "edge-persist-origin"),
+                    ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+                    ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
+                    (
+                        "AWS_LAMBDA_LOG_GROUP_NAME",
+                        "/aws/lambda/edge-persist-origin",
+                    ),
+                    ("AWS_LAMBDA_LOG_STREAM_NAME", "2026/01/01/[$LATEST]zip"),
+                    ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+                    (
+                        "LAMBDA_TASK_ROOT",
+                        bootstrap.parent().unwrap().to_str().unwrap(),
+                    ),
+                    ("_HANDLER", "bootstrap"),
+                ])
+                .stdout(Stdio::null()),
+        )
         .expect("start bootstrap");
     let _child = Killed(child);
-    api.invoke("zip-1", fixture("alb-request-headers-only"));
-    match api.next_outcome(Duration::from_secs(20)) {
-        Some(Outcome::Response { request_id, body }) => {
-            assert_eq!(request_id, "zip-1");
+    let event = serde_json::to_vec(&fixture("alb-request-headers-only")).unwrap();
+    let reply = api.invoke("zip-1", event.into(), Duration::from_secs(20));
+    match tokio::time::timeout(Duration::from_secs(20), reply).await {
+        Ok(Ok(Reply::Response(body))) => {
+            let body: serde_json::Value = serde_json::from_slice(&body).expect("a JSON response");
             assert_eq!(body["statusCode"], 200, "{body}");
             let text = body["body"].as_str().unwrap_or_default();
             assert!(text.starts_with("Hello from Lambda!"), "{body}");
         }
-        other => panic!("expected a response from bootstrap, got {other:?}"),
+        other => panic!("expected a response from bootstrap to zip-1, got {other:?}"),
     }
 }
 

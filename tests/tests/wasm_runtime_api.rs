@@ -1,15 +1,17 @@
 //! wasm/lambda-edge/runtime.mjs (the Node.js Runtime API client the local stack runs for
-//! `--edge node-wasm`) against a loopback Runtime API: it imports the shipped handler the way
-//! Lambda's Node.js runtime does and posts responses and errors in Lambda's shapes.
+//! `--edge node-wasm`) against the stack's own Runtime API server: it imports the shipped handler
+//! the way Lambda's Node.js runtime does and posts responses and errors in Lambda's shapes.
 
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use edge_persist_core::EdgeError;
 use edge_persist_tests::fixture;
-use edge_persist_tests::runtime_api::{Outcome, RuntimeApi};
 use edge_persist_tests::wasm::packages;
+use edge_stack::runtime_api::{Reply, RuntimeApi};
 use serde_json::Value;
+
+const ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:edge-fn:1";
 
 struct Killed(Child);
 
@@ -31,10 +33,8 @@ fn start(api: &RuntimeApi, handler: Option<&str>) -> Killed {
     if let Some(handler) = handler {
         cmd.env("_HANDLER", handler);
     }
-    let child = cmd
-        .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
-        .stdout(Stdio::null())
-        .spawn()
+    let child = api
+        .spawn_runtime(cmd.stdout(Stdio::null()))
         .expect("spawn node runtime.mjs");
     Killed(child)
 }
@@ -46,29 +46,42 @@ fn header(body: &Value, name: &str) -> String {
         .to_owned()
 }
 
-#[test]
-fn serves_invocations_with_state_kept_between_them() {
-    let api = RuntimeApi::start();
-    let _node = start(&api, None);
-    let ids = ["a-1", "a-2", "a-3"];
-    for id in ids {
-        api.invoke(id, fixture("cloudfront-origin-request"));
-    }
-    api.invoke("a-4", fixture("cloudfront-origin-response"));
-    api.invoke("a-5", fixture("cloudfront-viewer-request"));
+/// The next answer posted for one invocation, or the test fails.
+async fn answer(reply: tokio::sync::oneshot::Receiver<Reply>) -> Reply {
+    tokio::time::timeout(Duration::from_secs(60), reply)
+        .await
+        .expect("the function answered within 60 s")
+        .expect("the Runtime API is up")
+}
 
-    let mut responses = Vec::new();
-    for _ in 0..5 {
-        responses.push(
-            api.next_outcome(Duration::from_secs(60))
-                .expect("the function answered"),
-        );
-    }
-    let bodies: Vec<&Value> = responses
+#[tokio::test]
+async fn serves_invocations_with_state_kept_between_them() {
+    let api = RuntimeApi::start(ARN.into()).await.unwrap();
+    let _node = start(&api, None);
+    let events = [
+        ("a-1", "cloudfront-origin-request"),
+        ("a-2", "cloudfront-origin-request"),
+        ("a-3", "cloudfront-origin-request"),
+        ("a-4", "cloudfront-origin-response"),
+        ("a-5", "cloudfront-viewer-request"),
+    ];
+    // All queued at once: the runtime takes them one after the other.
+    let replies: Vec<_> = events
         .iter()
-        .filter_map(|o| match o {
-            Outcome::Response { body, .. } => Some(body),
-            _ => None,
+        .map(|(id, name)| {
+            let payload = serde_json::to_vec(&fixture(name)).unwrap();
+            api.invoke(id, payload.into(), Duration::from_secs(5))
+        })
+        .collect();
+    let mut responses = Vec::new();
+    for reply in replies {
+        responses.push(answer(reply).await);
+    }
+    let bodies: Vec<Value> = responses
+        .iter()
+        .filter_map(|r| match r {
+            Reply::Response(body) => Some(serde_json::from_slice(body).expect("a JSON response")),
+            Reply::Error(_) => None,
         })
         .collect();
     assert_eq!(bodies.len(), 4, "{responses:#?}");
@@ -84,47 +97,27 @@ fn serves_invocations_with_state_kept_between_them() {
     let persisted: std::collections::BTreeSet<String> =
         bodies.iter().map(|b| header(b, "custom_header")).collect();
     assert_eq!(persisted.len(), 1, "{persisted:?}");
-    let ids: Vec<&str> = responses
-        .iter()
-        .map(|o| match o {
-            Outcome::Response { request_id, .. } | Outcome::Error { request_id, .. } => {
-                request_id.as_str()
-            }
-            Outcome::InitError { .. } => "init",
-        })
-        .collect();
-    assert_eq!(ids, ["a-1", "a-2", "a-3", "a-4", "a-5"]);
-    let Outcome::Error {
-        error_type, body, ..
-    } = &responses[3]
-    else {
+    // Each answer came for its own request id (the server matched the posted id), the error for
+    // the origin-response event.
+    let Reply::Error(error) = &responses[3] else {
         panic!("{responses:#?}")
     };
     // The same errorType and message edge-fn reports for the same event.
     let expected = EdgeError::UnsupportedEventType("origin-response");
-    assert_eq!(error_type, expected.kind());
-    assert_eq!(body["errorType"], expected.kind());
-    assert_eq!(body["errorMessage"], expected.to_string());
+    assert_eq!(error.error_type, expected.kind());
+    assert_eq!(error.error_message, expected.to_string());
 }
 
-#[test]
-fn a_missing_handler_is_reported_as_an_init_error() {
-    let api = RuntimeApi::start();
+#[tokio::test]
+async fn a_missing_handler_is_reported_as_an_init_error() {
+    let api = RuntimeApi::start(ARN.into()).await.unwrap();
     let mut node = start(&api, Some("missing.handler"));
-    let outcome = api
-        .next_outcome(Duration::from_secs(60))
+    let error = api
+        .init_error_within(Duration::from_secs(60))
+        .await
         .expect("init error posted");
-    let Outcome::InitError { error_type, body } = outcome else {
-        panic!("{outcome:?}")
-    };
-    assert_eq!(error_type, "Runtime.ImportModuleError");
-    assert!(
-        body["errorMessage"]
-            .as_str()
-            .unwrap()
-            .contains("missing.mjs"),
-        "{body}"
-    );
+    assert_eq!(error.error_type, "Runtime.ImportModuleError");
+    assert!(error.error_message.contains("missing.mjs"), "{error:?}");
     let status = node.0.wait().expect("node exits after an init error");
     assert!(!status.success());
 }

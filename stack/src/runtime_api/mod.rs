@@ -418,6 +418,7 @@ async fn init_error(
     accepted()
 }
 
+mod direct;
 pub mod owner;
 #[cfg(test)]
 mod tests;

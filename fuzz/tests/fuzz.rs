@@ -6,8 +6,8 @@
 
 use std::sync::OnceLock;
 
-use edge_persist_core::{Config, EdgeFunction, Init};
-use edge_persist_tests::{fixtures, t0};
+use edge_persist_core::{Config, EdgeFunction};
+use edge_persist_tests::{fixtures, init, t0};
 use lambda_runtime::{Context, LambdaEvent};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as RunConfig, TestRunner};
@@ -198,13 +198,7 @@ fn session_tokens() {
 fn edge() -> &'static EdgeFunction {
     static EDGE: OnceLock<EdgeFunction> = OnceLock::new();
     EDGE.get_or_init(|| {
-        let init = Init {
-            function_name: "edge-fn".into(),
-            environment_id: "0123456789abcdef0123456789abcdef".into(),
-            session_secret: [7; 16],
-            memory_mb: Some(128),
-            now: t0(),
-        };
+        let init = init("0123456789abcdef0123456789abcdef", t0());
         EdgeFunction::new(Config::default(), init).unwrap_or_else(|e| panic!("edge function: {e}"))
     })
 }

@@ -289,12 +289,13 @@ pub fn cli(dir: &Path, args: &[&str]) -> (bool, String, String) {
     )
 }
 
-/// The stack's next access-log record (from `stack.stack.subscribe()`), or the test fails.
+/// The stack's next access-log record (from `stack.stack.subscribe()`) within 30 s, or the test
+/// fails.
 pub async fn next_record(
     records: &mut tokio::sync::broadcast::Receiver<edge_stack::RequestRecord>,
 ) -> edge_stack::RequestRecord {
-    records
-        .recv()
+    tokio::time::timeout(Duration::from_secs(30), records.recv())
         .await
+        .unwrap_or_else(|_| panic!("no access-log record within 30 s"))
         .unwrap_or_else(|e| panic!("no record: {e}"))
 }

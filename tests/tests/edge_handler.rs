@@ -7,8 +7,8 @@ use edge_fn::{EdgeState, handle_at};
 use edge_persist_core::headers::{
     self, DISALLOWED, HeaderError, READ_ONLY_ORIGIN_REQUEST, READ_ONLY_VIEWER_REQUEST,
 };
-use edge_persist_core::{Config, ConfigError, Environment, Init};
-use edge_persist_tests::{fixture, fixtures, redact_edge, t0};
+use edge_persist_core::{Config, ConfigError, Environment};
+use edge_persist_tests::{fixture, fixtures, init, redact_edge, t0};
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use serde_json::{Value, json};
 
@@ -17,14 +17,7 @@ fn state() -> EdgeState {
 }
 
 fn state_with(config: Config) -> EdgeState {
-    let init = Init {
-        function_name: "edge-fn".into(),
-        environment_id: "env-a".into(),
-        session_secret: [3; 16],
-        memory_mb: Some(128),
-        now: t0(),
-    };
-    EdgeState::new(config, init).unwrap()
+    EdgeState::new(config, init("env-a", t0())).unwrap()
 }
 
 fn call(state: &EdgeState, event: Value, now: DateTime<Utc>) -> Result<Value, Diagnostic> {

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Duration, Utc};
 use edge_fn::{EdgeState, handle_at};
 use edge_persist_core::{Config, Init};
-use edge_persist_tests::{fixture, t0};
+use edge_persist_tests::{fixture, init, t0};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
 
@@ -11,14 +11,12 @@ const ALICE: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 const BOB: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
 
 fn state(config: Config) -> EdgeState {
-    let init = Init {
-        function_name: "edge-fn".into(),
-        environment_id: "env".into(),
-        session_secret: [5; 16],
+    // No memory size known: the session budget is the config's own.
+    let identity = Init {
         memory_mb: None,
-        now: t0(),
+        ..init("env", t0())
     };
-    EdgeState::new(config, init).unwrap()
+    EdgeState::new(config, identity).unwrap()
 }
 
 fn with_cookie(cookie: &str) -> Value {

@@ -153,7 +153,7 @@ async fn oversized_viewer_requests_get_413_before_any_function_runs() {
     let long = format!("/alb/echo?q={}", "u".repeat(8_200));
     assert_eq!(stack.get(&long).await.status, 413);
     for _ in 0..2 {
-        let r = records.recv().await.unwrap_or_else(|e| panic!("{e}"));
+        let r = next_record(&mut records).await;
         assert_eq!(
             (r.status, r.result.as_str(), r.edge_environment),
             (413, "Error", None)

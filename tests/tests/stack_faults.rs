@@ -57,8 +57,8 @@ async fn edge_results_that_break_cloudfront_rules_get_502() {
         redact_request_id(&disallowed.body)
     );
     assert_eq!(
-        records.recv().await.map(|r| r.result.as_str()).ok(),
-        Some("LambdaValidationError")
+        next_record(&mut records).await.result.as_str(),
+        "LambdaValidationError"
     );
 
     let read_only = stack.get("/edge/readonly").await;

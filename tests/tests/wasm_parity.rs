@@ -53,8 +53,8 @@ fn every_cloudfront_fixture_matches_the_edge_fn_snapshot() {
 fn malformed_events_fail_with_edge_fns_error_type_and_message() {
     use chrono::Utc;
     use edge_fn::{EdgeState, handle_at};
-    use edge_persist_core::{Config, Init};
-    use edge_persist_tests::fixture;
+    use edge_persist_core::Config;
+    use edge_persist_tests::{fixture, init};
     use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 
     let base = fixture("cloudfront-origin-request");
@@ -91,14 +91,7 @@ fn malformed_events_fail_with_edge_fns_error_type_and_message() {
     assert_eq!(node_results.len(), cases.len(), "{}", describe(&out));
 
     for (case, from_node) in cases.into_iter().zip(node_results) {
-        let init = Init {
-            function_name: "edge-fn".into(),
-            environment_id: "0".repeat(32),
-            session_secret: [1; 16],
-            memory_mb: Some(128),
-            now: Utc::now(),
-        };
-        let state = EdgeState::new(Config::default(), init).unwrap();
+        let state = EdgeState::new(Config::default(), init(&"0".repeat(32), Utc::now())).unwrap();
         let native = handle_at(
             &state,
             LambdaEvent::new(case.clone(), Context::default()),

@@ -38,9 +38,10 @@ pub const OWNER_KNOWN_WITHIN: Duration = Duration::from_secs(10);
 pub enum Peer {
     /// A process of the owner's group (its pid).
     Member(i32),
-    /// The peer closed its socket already: nobody can read an answer on it.
+    /// The peer closed its socket already, or no process holds it any more (an exiting runtime):
+    /// nobody can read an answer on it.
     Closed,
-    /// Held by no process of the group.
+    /// Held by a process of another group.
     Foreign,
     /// The kernel has no such socket (it is gone already).
     Gone,
@@ -129,46 +130,39 @@ pub fn peer_of(pgid: i32, local: SocketAddr, peer: SocketAddr) -> Peer {
     if inode == 0 {
         return Peer::Closed;
     }
-    match member_holding(pgid, inode) {
-        Ok(Some(pid)) => return Peer::Member(pid),
-        Ok(None) => {}
-        Err(e) => return Peer::Unreadable(e.to_string()),
+    match holder(pgid, inode) {
+        Ok(Some(Holder { pid, pgrp })) if pgrp == pgid => Peer::Member(pid),
+        Ok(Some(_)) => Peer::Foreign,
+        // Held by no process: a runtime that is exiting (it posted its answer and exits) has lost
+        // its fds a moment before the kernel closes its socket. Only a process holding the socket
+        // can read an answer, so one held by nobody is let in like a closed one; a stranger is
+        // refused only when it is seen holding its socket.
+        Ok(None) => Peer::Closed,
+        Err(e) => Peer::Unreadable(e.to_string()),
     }
-    // A member that is exiting (it posted its answer and exits) has lost its fds a moment before
-    // the kernel closes its socket: a closed socket in a little while is that member's.
-    for _ in 0..EXIT_RECHECKS {
-        std::thread::sleep(EXIT_RECHECK_AFTER);
-        match socket_inode(local, peer) {
-            Ok(Some(0)) => return Peer::Closed,
-            Ok(Some(now)) if now == inode => {}
-            Ok(Some(_)) | Ok(None) => return Peer::Gone,
-            Err(e) => return Peer::Unreadable(e.to_string()),
-        }
-    }
-    Peer::Foreign
 }
 
-/// How often, and how far apart, a socket held by no member is looked at again (a stranger's
-/// connection waits that long for its 403).
+/// A process holding a socket, and its process group.
 #[cfg(target_os = "linux")]
-const EXIT_RECHECKS: usize = 5;
-#[cfg(target_os = "linux")]
-const EXIT_RECHECK_AFTER: Duration = Duration::from_millis(2);
+struct Holder {
+    pid: i32,
+    pgrp: i32,
+}
 
-/// The pid of a process of group `pgid` that holds socket `inode`: the leader first (it is the
-/// runtime itself nearly always), then every other process of the group.
+/// A process that holds socket `inode`: the group's leader first (it is the runtime itself nearly
+/// always), then every other process of the machine that can be read.
 #[cfg(target_os = "linux")]
-fn member_holding(pgid: i32, inode: u64) -> procfs::ProcResult<Option<i32>> {
+fn holder(pgid: i32, inode: u64) -> procfs::ProcResult<Option<Holder>> {
     if let Ok(leader) = procfs::process::Process::new(pgid)
-        && holds(&leader, pgid, inode)
+        && let Some(found) = holding(&leader, inode)
     {
-        return Ok(Some(pgid));
+        return Ok(Some(found));
     }
-    // Processes of other users, or gone since the listing, cannot be read: not members.
+    // Processes of other users, or gone since the listing, cannot be read.
     Ok(procfs::process::all_processes()?
         .flatten()
-        .find(|p| p.pid != pgid && holds(p, pgid, inode))
-        .map(|p| p.pid))
+        .filter(|p| p.pid != pgid)
+        .find_map(|p| holding(&p, inode)))
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -176,14 +170,21 @@ pub fn peer_of(_pgid: i32, _local: SocketAddr, _peer: SocketAddr) -> Peer {
     Peer::Unchecked
 }
 
-/// Whether `process` is in group `pgid` and holds socket `inode`.
+/// `process` and its group when it holds socket `inode`.
 #[cfg(target_os = "linux")]
-fn holds(process: &procfs::process::Process, pgid: i32, inode: u64) -> bool {
+fn holding(process: &procfs::process::Process, inode: u64) -> Option<Holder> {
     use procfs::process::FDTarget;
-    process.stat().is_ok_and(|s| s.pgrp == pgid)
-        && process.fd().is_ok_and(|mut fds| {
-            fds.any(|fd| fd.is_ok_and(|fd| fd.target == FDTarget::Socket(inode)))
-        })
+    let holds = process
+        .fd()
+        .is_ok_and(|mut fds| fds.any(|fd| fd.is_ok_and(|fd| fd.target == FDTarget::Socket(inode))));
+    if !holds {
+        return None;
+    }
+    let pgrp = process.stat().ok()?.pgrp;
+    Some(Holder {
+        pid: process.pid,
+        pgrp,
+    })
 }
 
 /// The inode of the peer's socket: the TCP socket whose local address is `peer` and remote

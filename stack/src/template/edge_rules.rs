@@ -55,9 +55,15 @@ pub struct Finding {
 
 impl std::fmt::Display for Finding {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The template path of the resource at fault (`Rules` is a section of its own).
+        let section = if self.resource == "Rules" {
+            ""
+        } else {
+            "Resources."
+        };
         write!(
             f,
-            "{} [{}]: {}",
+            "{section}{} [{}]: {}",
             self.resource,
             self.rule.id(),
             self.message

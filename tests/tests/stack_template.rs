@@ -202,9 +202,12 @@ fn refused(tag: &str, template: &Path, extra: &[&str], says: &str) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// (tag, edits of the project's template, extra flags, what stderr says).
+type BadCase<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [&'a str], &'a str);
+
 #[test]
 fn a_template_the_stack_cannot_run_starts_nothing() {
-    let cases: &[(&str, &[(&str, &str)], &[&str], &str)] = &[
+    let cases: &[BadCase] = &[
         (
             "unknown-tag",
             &[(

@@ -82,3 +82,22 @@ pub fn cargo_build(
     found.retain(|k, _| wanted.contains(&k.as_str()));
     Ok(found)
 }
+
+/// `cargo xtask ARGS...` in the workspace, as a child process: the stack does not link the build
+/// tool. Its output goes to the terminal.
+pub fn xtask(args: &[&str]) -> Result<(), String> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(workspace_root())
+        .args(["run", "--quiet", "--package", "xtask", "--"])
+        .args(args)
+        .status()
+        .map_err(|e| format!("cannot run cargo ({e}); install Rust from https://rustup.rs"))?;
+    if !status.success() {
+        return Err(format!(
+            "`cargo xtask {}` failed with {status}; its errors are printed above",
+            args.join(" ")
+        ));
+    }
+    Ok(())
+}

@@ -47,8 +47,9 @@ impl FunctionSpec {
     /// The invoked ARN: a Lambda@Edge trigger names a version.
     pub fn arn(&self) -> String {
         let arn = format!(
-            "arn:aws:lambda:{}:123456789012:function:{}",
+            "arn:aws:lambda:{}:{}:function:{}",
             logs::REGION,
+            logs::ACCOUNT_ID,
             self.name
         );
         if self.edge {

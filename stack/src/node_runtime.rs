@@ -4,7 +4,6 @@
 //! binaries, and finds the package where `cargo xtask` documents it (`dist/lambda-edge/`).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use crate::binaries::workspace_root;
 
@@ -40,17 +39,7 @@ pub fn node_runtime(package_dir: &Path) -> NodeRuntime {
 
 /// `cargo xtask lambda-edge` in the workspace; returns `dist/lambda-edge/`.
 pub fn build_lambda_edge() -> Result<PathBuf, String> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
-        .current_dir(workspace_root())
-        .args(["run", "--quiet", "--package", "xtask", "--", "lambda-edge"])
-        .status()
-        .map_err(|e| format!("cannot run cargo ({e}); install Rust from https://rustup.rs"))?;
-    if !status.success() {
-        return Err(format!(
-            "`cargo xtask lambda-edge` failed with {status}; its errors are printed above"
-        ));
-    }
+    crate::binaries::xtask(&["lambda-edge"])?;
     let dir = workspace_root().join("dist/lambda-edge");
     if !dir.join("index.mjs").exists() {
         return Err(format!(

@@ -299,3 +299,69 @@ pub async fn next_record(
         .unwrap_or_else(|_| panic!("no access-log record within 30 s"))
         .unwrap_or_else(|e| panic!("no record: {e}"))
 }
+
+/// `edge-stack up` running as a user runs it (`--port 0`, its own run directory), its stdout
+/// read line by line. Dropping it kills the stack (its functions die with it).
+pub struct Running {
+    pub child: std::process::Child,
+    pub url: String,
+    pub port: u16,
+    pub dir: PathBuf,
+    pub lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Drop for Running {
+    /// A failed assertion must not leave the stack running.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Start `edge-stack --dir <fresh> up --port 0 ARGS...` and wait (at most `ready_within`) for
+/// the line with its URL; stderr goes to the test's.
+pub fn up_cli(tag: &str, args: &[&str], ready_within: Duration) -> Running {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let dir = run_dir(tag);
+    let mut child = Command::new(&bins().edge_stack)
+        .arg("--dir")
+        .arg(&dir)
+        .args(["up", "--port", "0"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting edge-stack: {e}"));
+    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let deadline = std::time::Instant::now() + ready_within;
+    let url = loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let line = lines
+            .recv_timeout(left)
+            .unwrap_or_else(|e| panic!("edge-stack printed no URL: {e}"));
+        if let Some(url) = line.strip_prefix("edge-stack is up: ") {
+            break url.trim().to_owned();
+        }
+    };
+    let port = url
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {url}"));
+    Running {
+        child,
+        url,
+        port,
+        dir,
+        lines,
+    }
+}

@@ -1,75 +1,22 @@
 //! The `edge-stack` binary as a user runs it: `up`, `recycle`, `logs`, and no orphaned function
 //! process after SIGTERM, SIGINT or even SIGKILL of the stack.
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use edge_persist_tests::stack::{bins, cli, client, fetch, run_dir};
-
-struct Running {
-    child: Child,
-    url: String,
-    port: u16,
-    dir: PathBuf,
-    lines: mpsc::Receiver<String>,
-}
-
-impl Drop for Running {
-    /// A failed assertion must not leave the stack running (its functions die with it).
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use edge_persist_tests::stack::{Running, bins, cli, client, fetch, run_dir, up_cli};
 
 fn up(tag: &str) -> Running {
     let b = bins();
-    let dir = run_dir(tag);
-    let mut child = Command::new(&b.edge_stack)
-        .args(["--dir"])
-        .arg(&dir)
-        .args(["up", "--port", "0", "--edge-bin"])
-        .arg(&b.edge_fn)
-        .arg("--alb-bin")
-        .arg(&b.alb_fn)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap_or_else(|e| panic!("starting edge-stack: {e}"));
-    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
-    let (tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let url = loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let line = lines
-            .recv_timeout(left)
-            .unwrap_or_else(|e| panic!("edge-stack printed no URL: {e}"));
-        if let Some(url) = line.strip_prefix("edge-stack is up: ") {
-            break url.trim().to_owned();
-        }
-    };
-    let port = url
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("no port in {url}"));
-    Running {
-        child,
-        url,
-        port,
-        dir,
-        lines,
-    }
+    let (edge, alb) = (
+        b.edge_fn.display().to_string(),
+        b.alb_fn.display().to_string(),
+    );
+    up_cli(
+        tag,
+        &["--edge-bin", &edge, "--alb-bin", &alb],
+        Duration::from_secs(30),
+    )
 }
 
 /// PIDs of the stack's function processes, from its control endpoint.

@@ -3,7 +3,7 @@
 //! "Deploy"), so the zip holds exactly that file, executable. The binary is static musl: it
 //! depends on no glibc at all, so it runs on Amazon Linux 2023 whatever glibc that ships.
 
-use std::fs::{self, File};
+use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -118,12 +118,14 @@ fn cargo_build(arch: Arch) -> Result<PathBuf, Error> {
 
 /// Deterministic zip with exactly `bootstrap` at its root, mode 0755: Lambda runs it as is.
 fn write_bootstrap_zip(zip: &Path, bootstrap: &[u8]) -> Result<(), Error> {
-    let mut out = zip::ZipWriter::new(File::create(zip)?);
-    let options = SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated)
-        .unix_permissions(0o755);
-    out.start_file("bootstrap", options)?;
-    out.write_all(bootstrap)?;
-    out.finish()?;
-    Ok(())
+    crate::write_zip_atomically(zip, |file| {
+        let mut out = zip::ZipWriter::new(file);
+        let options = SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .unix_permissions(0o755);
+        out.start_file("bootstrap", options)?;
+        out.write_all(bootstrap)?;
+        out.finish()?;
+        Ok(())
+    })
 }

@@ -85,6 +85,18 @@ pub fn build_alb_fn(dist: &Path, arch: Arch) -> Result<AlbFn, Error> {
     alb::alb_fn(dist, arch)
 }
 
+/// Write a zip through a temporary file renamed over `zip`: a reader (the local stack unpacking
+/// `dist/*.zip` while another build runs) sees the old file or the new one, never half of one.
+pub(crate) fn write_zip_atomically(
+    zip: &Path,
+    write: impl FnOnce(File) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let partial = zip.with_extension("zip.partial");
+    write(File::create(&partial)?)?;
+    fs::rename(&partial, zip)?;
+    Ok(())
+}
+
 fn lock() -> Result<File, Error> {
     let dir = target_dir();
     fs::create_dir_all(&dir)?;

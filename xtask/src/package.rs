@@ -1,6 +1,6 @@
 //! Assemble `dist/lambda-edge/` (+ zip) and `dist/workerd/` from `wasm/pkg`.
 
-use std::fs::{self, File};
+use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -155,14 +155,16 @@ fn fresh_dir(dir: &Path) -> Result<PathBuf, Error> {
 
 /// Deterministic zip (fixed timestamps, 0644) with exactly `files` at its root.
 fn write_zip(zip: &Path, dir: &Path, files: &[&str]) -> Result<(), Error> {
-    let mut out = zip::ZipWriter::new(File::create(zip)?);
-    let options = SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated)
-        .unix_permissions(0o644);
-    for name in files {
-        out.start_file(*name, options)?;
-        out.write_all(&fs::read(dir.join(name))?)?;
-    }
-    out.finish()?;
-    Ok(())
+    crate::write_zip_atomically(zip, |file| {
+        let mut out = zip::ZipWriter::new(file);
+        let options = SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .unix_permissions(0o644);
+        for name in files {
+            out.start_file(*name, options)?;
+            out.write_all(&fs::read(dir.join(name))?)?;
+        }
+        out.finish()?;
+        Ok(())
+    })
 }

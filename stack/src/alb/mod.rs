@@ -44,7 +44,9 @@ pub struct Alb {
 impl Alb {
     pub fn target_group_arn(&self) -> String {
         format!(
-            "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/{}/{:016x}",
+            "arn:aws:elasticloadbalancing:{}:{}:targetgroup/{}/{:016x}",
+            crate::logs::REGION,
+            crate::logs::ACCOUNT_ID,
             self.target.name(),
             u64::from(self.port)
         )

@@ -1,32 +1,51 @@
-//! `edge-stack up`: build the functions if needed, start the stack, print the banner and the
-//! access log until SIGINT or SIGTERM.
+//! `edge-stack up`: read the template (validated, resolved into the twin's model), build the
+//! functions if needed, start the stack, print the banner and the access log until SIGINT or
+//! SIGTERM.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Args;
+use edge_persist_core::cloudfront::EventType;
 use edge_stack::binaries;
 use edge_stack::environment::{EDGE_MAX_TIMEOUT, FunctionSpec};
+use edge_stack::template::code::{self, Launch};
+use edge_stack::template::resolve::{DEFAULT_STACK_NAME, Inputs};
+use edge_stack::template::twin::{Function, Twin};
+use edge_stack::template::{Template, validate};
 use edge_stack::{AlbOptions, PoolSettings, Stack, StackConfig};
 
 use super::{Result, console};
 
-/// Which edge function the stack runs.
+/// Which code the edge function runs instead of the template's.
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum EdgeRuntime {
     /// edge-fn, the native Rust binary: a native test mode for speed (Lambda@Edge itself would
     /// refuse a custom runtime and environment variables).
     Native,
-    /// The Lambda@Edge package (Node.js + wasm) as Lambda's managed Node.js runtime runs it.
+    /// The project's Lambda@Edge package (Node.js + wasm) as Lambda's managed Node.js runtime
+    /// runs it.
     NodeWasm,
 }
 
+/// The flags that override the template are `Option`s: `None` means "as the template says".
 #[derive(Args)]
 pub struct Up {
-    /// Edge function: the native edge-fn, or the deployable Node.js + wasm package.
-    #[arg(long, value_enum, default_value_t = EdgeRuntime::Native)]
-    edge: EdgeRuntime,
+    /// CloudFormation template to run (default: the project's infra/template.yaml, the one it
+    /// deploys).
+    #[arg(long)]
+    template: Option<PathBuf>,
+    /// A template parameter's value, e.g. --parameter SessionCookie=sid (repeatable).
+    #[arg(long = "parameter", value_name = "NAME=VALUE", value_parser = parse_parameter)]
+    parameters: Vec<(String, String)>,
+    /// AWS::StackName for the template.
+    #[arg(long, default_value = DEFAULT_STACK_NAME)]
+    stack_name: String,
+    /// Run other code as the edge function than the template's: the native edge-fn (a test
+    /// mode, not deployable to Lambda@Edge) or the project's Node.js + wasm package.
+    #[arg(long, value_enum)]
+    edge: Option<EdgeRuntime>,
     /// CloudFront listener port.
     #[arg(long, default_value_t = 8080)]
     port: u16,
@@ -36,10 +55,10 @@ pub struct Up {
     /// Required to bind a non-loopback address.
     #[arg(long)]
     allow_non_loopback: bool,
-    /// Edge function binary (default: build edge-fn with cargo --release).
+    /// Native edge function binary (implies --edge native; default: build edge-fn).
     #[arg(long)]
     edge_bin: Option<PathBuf>,
-    /// Origin function binary (default: build alb-fn with cargo --release).
+    /// Origin function binary instead of the template's code.
     #[arg(long)]
     alb_bin: Option<PathBuf>,
     /// Reclaim an environment idle this long (e.g. 30s, 10m).
@@ -55,38 +74,47 @@ pub struct Up {
     /// AWS_LAMBDA_MAX_CONCURRENCY). 1 is classic Lambda.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
     per_environment_concurrency: u16,
-    /// Edge function timeout (origin-request triggers allow up to 30 s).
-    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
-    edge_timeout: Duration,
-    /// Origin function timeout (Lambda's default is 3 s).
-    #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
-    alb_timeout: Duration,
-    /// Memory size both functions are told (MB).
-    #[arg(long, default_value_t = 128)]
-    memory: u32,
+    /// Edge function timeout (default: the template's; origin-request triggers allow up to 30 s).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    edge_timeout: Option<Duration>,
+    /// Origin function timeout (default: the template's).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    alb_timeout: Option<Duration>,
+    /// Memory size of both functions (MB; default: each function's MemorySize).
+    #[arg(long)]
+    memory: Option<u32>,
     /// Keep environments running between invocations (Lambda freezes them; freezing is on by
     /// default).
     #[arg(long)]
     no_freeze: bool,
-    /// ALB target group attribute lambda.multi_value_headers.enabled.
+    /// ALB target group attribute lambda.multi_value_headers.enabled (default: the template's).
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    multi_value_headers: Option<bool>,
+    /// ALB attribute routing.http.drop_invalid_header_fields.enabled (drops `custom_header`!;
+    /// default: the template's).
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    drop_invalid_header_fields: Option<bool>,
+    /// Log format of both functions: json or text (default: each function's LoggingConfig).
     #[arg(long)]
-    multi_value_headers: bool,
-    /// ALB attribute routing.http.drop_invalid_header_fields.enabled (drops `custom_header`!).
+    log_format: Option<edge_stack::logs::LogFormat>,
+    /// Cache policy (managed, by name) instead of the template's: CachingDisabled, ...
     #[arg(long)]
-    drop_invalid_header_fields: bool,
-    /// AWS_LAMBDA_LOG_FORMAT of the functions and format of the platform lines: json or text.
-    #[arg(long, default_value = "json")]
-    log_format: edge_stack::logs::LogFormat,
-    /// Cache policy of the cache behaviour (managed, by name): CachingDisabled, CachingOptimized, ...
-    #[arg(long, default_value = "CachingDisabled")]
-    cache_policy: String,
-    /// Origin request policy: edge-persist (the project's: session cookie, Accept,
-    /// Content-Type), a managed one (AllViewer, AllViewerExceptHostHeader, ...) or none.
-    #[arg(long, default_value = edge_stack::cloudfront::policy::PROJECT_ORIGIN_REQUEST_POLICY)]
-    origin_request_policy: String,
-    /// Header carrying the persisted value (EDGE_PERSIST_HEADER of both functions).
-    #[arg(long, default_value = "custom_header")]
-    persisted_header: String,
+    cache_policy: Option<String>,
+    /// Origin request policy instead of the template's: edge-persist (the project's), a
+    /// managed one (AllViewer, AllViewerExceptHostHeader, ...) or none.
+    #[arg(long)]
+    origin_request_policy: Option<String>,
+    /// Header carrying the persisted value (the access log's column; EDGE_PERSIST_HEADER of
+    /// the origin and of the native edge-fn). Default: the functions' default, custom_header.
+    #[arg(long)]
+    persisted_header: Option<String>,
+}
+
+fn parse_parameter(s: &str) -> std::result::Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
+        _ => Err(format!("{s:?}: expected NAME=VALUE")),
+    }
 }
 
 /// Lambda's memory sizes (docs/AWS-BEHAVIOUR.md, "The Lambda Runtime API and logs").
@@ -102,10 +130,11 @@ fn check_up(up: &Up) -> Result<()> {
     if up.per_environment_concurrency == 0 {
         return Err("--per-environment-concurrency must be at least 1".into());
     }
-    if !MEMORY_MB.contains(&up.memory) {
+    if let Some(memory) = up.memory
+        && !MEMORY_MB.contains(&memory)
+    {
         return Err(format!(
-            "--memory {} MB: Lambda takes {} to {} MB",
-            up.memory,
+            "--memory {memory} MB: Lambda takes {} to {} MB",
             MEMORY_MB.start(),
             MEMORY_MB.end()
         )
@@ -125,7 +154,9 @@ fn check_up(up: &Up) -> Result<()> {
             "a Lambda function",
         ),
     ] {
-        if timeout.is_zero() || timeout > max {
+        if let Some(timeout) = timeout
+            && (timeout.is_zero() || timeout > max)
+        {
             return Err(format!(
                 "{flag} {}: the timeout of {what} is more than 0 and at most {}",
                 humantime::format_duration(timeout),
@@ -134,13 +165,89 @@ fn check_up(up: &Up) -> Result<()> {
             .into());
         }
     }
-    edge_persist_core::headers::validate_settable_name(&up.persisted_header).map_err(|e| {
+    if let Some(header) = &up.persisted_header {
+        edge_persist_core::headers::validate_settable_name(header)
+            .map_err(|e| format!("--persisted-header {header:?}: CloudFront refuses it ({e})"))?;
+    }
+    Ok(())
+}
+
+/// The template `up` runs: the given one or the project's.
+fn template_path(up: &Up) -> PathBuf {
+    up.template
+        .clone()
+        .unwrap_or_else(|| binaries::workspace_root().join("infra/template.yaml"))
+}
+
+/// Read, validate and resolve the template: everything that can be wrong with it is found here,
+/// before anything is built or started.
+fn read_twin(up: &Up, path: &Path) -> Result<Twin> {
+    let shown = path.display();
+    let template = Template::from_file(path).map_err(|e| format!("{shown}: {e}"))?;
+    // The same rules as `edge-stack validate`, with its default session cookie.
+    let cookie = edge_persist_core::config::Config::default().sessions.cookie;
+    let findings = validate(&template, &cookie);
+    for f in &findings {
+        eprintln!("{shown}: {f}");
+    }
+    if !findings.is_empty() {
+        return Err(format!(
+            "{shown}: {} Lambda@Edge rule(s) broken (edge-stack validate); nothing started",
+            findings.len()
+        )
+        .into());
+    }
+    let inputs = Inputs {
+        parameters: up.parameters.iter().cloned().collect(),
+        stack_name: up.stack_name.clone(),
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let twin = Twin::build(&template, &inputs, dir).map_err(|e| format!("{shown}: {e}"))?;
+    Ok(twin)
+}
+
+/// The template's function for the edge: the origin-request association, the one trigger this
+/// build of the stack runs.
+fn edge_function<'t>(twin: &'t Twin, path: &Path) -> Result<&'t Function> {
+    let shown = path.display();
+    let others: Vec<&str> = twin
+        .distribution
+        .associations
+        .iter()
+        .filter(|a| a.event_type != EventType::OriginRequest)
+        .map(|a| a.event_type.as_str())
+        .collect();
+    if !others.is_empty() {
+        return Err(format!(
+            "{shown}: {}: this build of the stack runs origin-request associations only",
+            others.join(", ")
+        )
+        .into());
+    }
+    let (_, f) = twin.association(EventType::OriginRequest).ok_or_else(|| {
         format!(
-            "--persisted-header {:?}: CloudFront refuses it ({e})",
-            up.persisted_header
+            "{shown}: the default cache behaviour has no origin-request Lambda@Edge association"
         )
     })?;
-    Ok(())
+    Ok(f)
+}
+
+/// What the edge function runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum EdgeCode {
+    /// The origin-request association's function, as the template says.
+    Template,
+    /// edge-fn (`--edge native` or `--edge-bin`): the native test mode.
+    Native,
+    /// The project's package (`--edge node-wasm`).
+    NodeWasm,
+}
+
+/// How to start the edge and the origin function, whatever runs them.
+struct Launches {
+    edge: Launch,
+    origin: Launch,
+    native_edge: bool,
 }
 
 pub fn run(up: Up, dir: &Path) -> Result<()> {
@@ -154,36 +261,48 @@ pub fn run(up: Up, dir: &Path) -> Result<()> {
             up.bind
         );
     }
-    let (edge_bin, alb_bin) = match (up.edge_bin.clone(), up.alb_bin.clone()) {
-        (Some(e), Some(a)) => (e, a),
-        (edge, alb) => {
-            eprintln!("edge-stack: cargo build --release -p edge-fn -p alb-fn");
-            let built =
-                binaries::cargo_build(&["edge-fn", "alb-fn"], true, &["edge-fn", "alb-fn"])?;
-            (
-                edge.unwrap_or_else(|| built["edge-fn"].clone()),
-                alb.unwrap_or_else(|| built["alb-fn"].clone()),
-            )
+    let path = template_path(&up);
+    let twin = read_twin(&up, &path)?;
+    let edge_fn = edge_function(&twin, &path)?;
+    let origin_fn = twin.origin().ok_or_else(|| {
+        format!(
+            "{}: the load balancer has no target function",
+            path.display()
+        )
+    })?;
+    // What the edge runs: the template's code unless a flag replaces it (--edge-bin: native).
+    let edge = match (up.edge, &up.edge_bin) {
+        (Some(EdgeRuntime::Native), _) | (None, Some(_)) => EdgeCode::Native,
+        (Some(EdgeRuntime::NodeWasm), _) => EdgeCode::NodeWasm,
+        (None, None) => {
+            code::check(edge_fn).map_err(|e| format!("{}: {e}", path.display()))?;
+            EdgeCode::Template
         }
     };
-    let (edge_program, edge_args, edge_env) = match up.edge {
-        EdgeRuntime::Native => (edge_bin, vec![], vec![]),
-        EdgeRuntime::NodeWasm => {
-            eprintln!("edge-stack: cargo xtask lambda-edge");
-            let package = edge_stack::node_runtime::build_lambda_edge()
-                .map_err(|e| format!("building the Lambda@Edge package: {e}"))?;
-            let node = edge_stack::node_runtime::node_runtime(&package);
-            (node.program, node.args, node.env)
-        }
-    };
+    if up.alb_bin.is_none() {
+        code::check(origin_fn).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    if !twin.ignored.is_empty() {
+        let list: Vec<String> = twin
+            .ignored
+            .iter()
+            .map(|(id, kind)| format!("{id} ({kind})"))
+            .collect();
+        eprintln!("edge-stack: not emulated, ignored: {}", list.join(", "));
+    }
+    for setting in &twin.ignored_settings {
+        eprintln!("edge-stack: not emulated, ignored: {setting}");
+    }
+    let launches = build(&up, &twin, edge, dir).map_err(|e| format!("{}: {e}", path.display()))?;
+    let config = stack_config(&twin, &up, launches, dir)?;
     let logs = dir.join("logs");
     // One run, one fresh set of log groups, like a new account: the streams of earlier runs go,
     // nothing else in the directory does.
     edge_stack::logs::clear_streams(
         &logs,
         &[
-            edge_stack::logs::log_group("edge-fn", true),
-            edge_stack::logs::log_group("alb-fn", false),
+            edge_stack::logs::log_group(&config.edge.name, true),
+            edge_stack::logs::log_group(&config.origin.name, false),
         ],
     )
     .map_err(|e| {
@@ -192,57 +311,6 @@ pub fn run(up: Up, dir: &Path) -> Result<()> {
             logs.display()
         )
     })?;
-    let function_env = vec![(
-        "EDGE_PERSIST_HEADER".to_owned(),
-        up.persisted_header.clone(),
-    )];
-    let settings = PoolSettings {
-        concurrency_limit: up.concurrency,
-        idle_timeout: up.idle_timeout,
-        max_lifetime: up.max_lifetime,
-        per_environment_concurrency: usize::from(up.per_environment_concurrency),
-    };
-    let spec = |name: &str, program: PathBuf, timeout: Duration, edge: bool| FunctionSpec {
-        name: name.into(),
-        program,
-        args: vec![],
-        env: function_env.clone(),
-        memory_mb: up.memory,
-        timeout,
-        log_format: up.log_format,
-        freeze: !up.no_freeze,
-        edge,
-    };
-    let config = StackConfig {
-        bind: up.bind,
-        port: up.port,
-        edge: FunctionSpec {
-            args: edge_args,
-            // Lambda@Edge has no environment variables: the Node.js package gets only what the
-            // launcher sets (its config is compiled in); the native edge-fn reads them.
-            env: match up.edge {
-                EdgeRuntime::Native => function_env.iter().cloned().chain(edge_env).collect(),
-                EdgeRuntime::NodeWasm => edge_env,
-            },
-            ..spec("edge-fn", edge_program, up.edge_timeout, true)
-        },
-        edge_pool: settings.clone(),
-        origin: spec("alb-fn", alb_bin, up.alb_timeout, false),
-        origin_pool: settings,
-        alb: AlbOptions {
-            multi_value_headers: up.multi_value_headers,
-            drop_invalid_header_fields: up.drop_invalid_header_fields,
-        },
-        persisted_header: up.persisted_header,
-        run_dir: dir.to_path_buf(),
-        origin_read_timeout: Duration::from_secs(30),
-        policies: edge_stack::cloudfront::Policies::by_name(
-            &up.cache_policy,
-            &up.origin_request_policy,
-        )?,
-        edge_native_test: up.edge == EdgeRuntime::Native,
-        listener: edge_stack::serve::ListenerLimits::PUBLIC,
-    };
     // Warnings of the stack itself (502s and their reasons) go to stderr; requests to stdout.
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -250,6 +318,159 @@ pub fn run(up: Up, dir: &Path) -> Result<()> {
         .init();
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(serve(config))
+}
+
+/// Build what runs: the native binaries (cargo build), the project's package (cargo xtask) or
+/// the template's code (built if it is the project's, then unpacked).
+fn build(
+    up: &Up,
+    twin: &Twin,
+    edge: EdgeCode,
+    dir: &Path,
+) -> std::result::Result<Launches, String> {
+    let mut wanted = Vec::new();
+    if edge == EdgeCode::Native && up.edge_bin.is_none() {
+        wanted.push("edge-fn");
+    }
+    let built = if wanted.is_empty() {
+        Default::default()
+    } else {
+        eprintln!(
+            "edge-stack: cargo build --release -p {}",
+            wanted.join(" -p ")
+        );
+        binaries::cargo_build(&wanted, true, &wanted).map_err(|e| e.to_string())?
+    };
+    let origin_fn = twin
+        .origin()
+        .ok_or("the load balancer has no target function")?;
+    let origin = match &up.alb_bin {
+        Some(bin) => Launch {
+            program: bin.clone(),
+            args: vec![],
+            env: origin_fn.environment.clone(),
+        },
+        None => code::prepare(origin_fn, dir)?,
+    };
+    let edge_launch = match edge {
+        EdgeCode::Template => {
+            let (_, f) = twin
+                .association(EventType::OriginRequest)
+                .ok_or("no origin-request association")?;
+            code::prepare(f, dir)?
+        }
+        EdgeCode::Native => Launch {
+            program: up
+                .edge_bin
+                .clone()
+                .or_else(|| built.get("edge-fn").cloned())
+                .ok_or("cargo built no edge-fn")?,
+            args: vec![],
+            env: vec![],
+        },
+        EdgeCode::NodeWasm => {
+            eprintln!("edge-stack: cargo xtask lambda-edge");
+            let package = edge_stack::node_runtime::build_lambda_edge()
+                .map_err(|e| format!("building the Lambda@Edge package: {e}"))?;
+            let node = edge_stack::node_runtime::node_runtime(&package);
+            Launch {
+                program: node.program,
+                args: node.args,
+                env: node.env,
+            }
+        }
+    };
+    Ok(Launches {
+        edge: edge_launch,
+        origin,
+        native_edge: edge == EdgeCode::Native,
+    })
+}
+
+/// The ONE place the template's model becomes the stack's configuration: each setting is the
+/// flag the user gave, else the template's value. (The stack runs one edge function, the
+/// origin-request association's.)
+fn stack_config(twin: &Twin, up: &Up, launches: Launches, dir: &Path) -> Result<StackConfig> {
+    let edge_fn = twin
+        .association(EventType::OriginRequest)
+        .map(|(_, f)| f)
+        .ok_or("no origin-request association")?;
+    let origin_fn = twin
+        .origin()
+        .ok_or("the load balancer has no target function")?;
+    let defaults = edge_persist_core::config::Config::default();
+    let persisted_header = up
+        .persisted_header
+        .clone()
+        .unwrap_or(defaults.persisted_header);
+    // The functions' own variable for the header, only when the user set it (the template's
+    // functions run with their defaults otherwise).
+    let header_env: Vec<(String, String)> = up
+        .persisted_header
+        .iter()
+        .map(|h| ("EDGE_PERSIST_HEADER".to_owned(), h.clone()))
+        .collect();
+    let settings = PoolSettings {
+        concurrency_limit: up.concurrency,
+        idle_timeout: up.idle_timeout,
+        max_lifetime: up.max_lifetime,
+        per_environment_concurrency: usize::from(up.per_environment_concurrency),
+    };
+    let spec = |name: &str, f: &Function, launch: Launch, timeout: Option<Duration>, edge: bool| {
+        FunctionSpec {
+            name: name.into(),
+            program: launch.program,
+            args: launch.args,
+            env: launch.env,
+            memory_mb: up.memory.unwrap_or(f.memory_mb),
+            timeout: timeout.unwrap_or(f.timeout),
+            log_format: up.log_format.unwrap_or(f.log_format),
+            freeze: !up.no_freeze,
+            edge,
+        }
+    };
+    let mut edge_launch = launches.edge;
+    if launches.native_edge {
+        // The native test mode: edge-fn reads its configuration from the environment.
+        edge_launch.env.extend(header_env.iter().cloned());
+    }
+    let mut origin_launch = launches.origin;
+    origin_launch.env.extend(header_env);
+    let template_alb = &twin.load_balancer;
+    let mut policies = twin.distribution.policies.clone();
+    if up.cache_policy.is_some() || up.origin_request_policy.is_some() {
+        let cache = up.cache_policy.as_deref().unwrap_or("CachingDisabled");
+        let orp = up.origin_request_policy.as_deref().unwrap_or("none");
+        let named = edge_stack::cloudfront::Policies::by_name(cache, orp)?;
+        if up.cache_policy.is_some() {
+            policies.cache = named.cache;
+        }
+        if up.origin_request_policy.is_some() {
+            policies.origin_request = named.origin_request;
+        }
+    }
+    Ok(StackConfig {
+        bind: up.bind,
+        port: up.port,
+        edge: spec("edge-fn", edge_fn, edge_launch, up.edge_timeout, true),
+        edge_pool: settings.clone(),
+        origin: spec("alb-fn", origin_fn, origin_launch, up.alb_timeout, false),
+        origin_pool: settings,
+        alb: AlbOptions {
+            multi_value_headers: up
+                .multi_value_headers
+                .unwrap_or(template_alb.multi_value_headers),
+            drop_invalid_header_fields: up
+                .drop_invalid_header_fields
+                .unwrap_or(template_alb.drop_invalid_header_fields),
+        },
+        persisted_header,
+        run_dir: dir.to_path_buf(),
+        origin_read_timeout: Duration::from_secs(30),
+        policies,
+        edge_native_test: launches.native_edge,
+        listener: edge_stack::serve::ListenerLimits::PUBLIC,
+    })
 }
 
 async fn serve(config: StackConfig) -> Result<()> {

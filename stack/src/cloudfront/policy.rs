@@ -9,8 +9,6 @@
 
 use serde_json::Value;
 
-use crate::template::{Template, reference};
-
 /// Which values of one kind (headers, cookies or query strings) a policy includes. Names are
 /// compared without regard to letter case for headers and as written for cookies and query
 /// strings, as CloudFront does.
@@ -83,11 +81,98 @@ pub struct OriginRequestPolicy {
 /// The name of the project's own origin request policy (what its deployment attaches).
 pub const PROJECT_ORIGIN_REQUEST_POLICY: &str = "edge-persist";
 
-/// The project's deployment template: the one place the policies it attaches are written. The
-/// stack's default (`edge-persist`) is read from it, so local runs forward what AWS forwards.
-const PROJECT_TEMPLATE: &str = include_str!("../../../infra/template.yaml");
+/// The managed cache policies by name and the id CloudFormation names them by (AWS CloudFront
+/// Developer Guide, "Use managed cache policies").
+const MANAGED_CACHE_IDS: &[(&str, &str)] = &[
+    ("CachingDisabled", "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"),
+    ("CachingOptimized", "658327ea-f89d-4fab-a63d-7e88639e58f6"),
+    (
+        "CachingOptimizedForUncompressedObjects",
+        "b2884449-e4de-46a7-ac36-70bc7f1ddd6d",
+    ),
+    ("Amplify", "2e54312d-136d-493c-8eb9-b001f22f67d2"),
+    (
+        "Elemental-MediaPackage",
+        "08627262-05a9-4f76-9ded-b50ca2e3a84f",
+    ),
+];
+
+/// The managed origin request policies by name and id (AWS CloudFront Developer Guide, "Use
+/// managed origin request policies").
+const MANAGED_ORIGIN_REQUEST_IDS: &[(&str, &str)] = &[
+    ("AllViewer", "216adef6-5c7f-47e4-b989-5492eafa07d3"),
+    (
+        "AllViewerAndCloudFrontHeaders-2022-06",
+        "33f36d7e-f396-46d9-90e0-52428a34d9dc",
+    ),
+    (
+        "AllViewerExceptHostHeader",
+        "b689b0a8-53d0-40ab-baf2-68738e2966ac",
+    ),
+    ("CORS-CustomOrigin", "59781a5b-3903-41f3-afcb-af62929ccde1"),
+    ("CORS-S3Origin", "88a5eaf4-2fd4-4709-b370-b4c650ea3fcf"),
+    (
+        "UserAgentRefererHeaders",
+        "acba4595-bd28-49b8-b9fe-13317c0390fa",
+    ),
+];
+
+fn name_of(table: &[(&'static str, &str)], id: &str) -> Option<&'static str> {
+    table.iter().find(|(_, i)| *i == id).map(|(n, _)| *n)
+}
+
+fn id_of(table: &[(&str, &'static str)], name: &str) -> Option<&'static str> {
+    table.iter().find(|(n, _)| *n == name).map(|(_, i)| *i)
+}
+
+impl Includes {
+    /// `HeadersConfig`, `CookiesConfig` and `QueryStringsConfig` of a cache policy's
+    /// `ParametersInCacheKeyAndForwardedToOrigin` or an `OriginRequestPolicyConfig`
+    /// (CloudFormation's shape, resolved). `path` names `config` in errors.
+    pub fn from_config(path: &str, config: &Value) -> Result<Self, String> {
+        let kind = |config_key: &str, behaviour: &str, list: &str| -> Result<Include, String> {
+            let c = &config[config_key];
+            let names = || -> Result<Vec<String>, String> {
+                let items = c[list].as_array().map(Vec::as_slice).unwrap_or_default();
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| {
+                        v.as_str().map(str::to_owned).ok_or_else(|| {
+                            format!("{path}.{config_key}.{list}[{i}]: {v} is not a name")
+                        })
+                    })
+                    .collect()
+            };
+            match c[behaviour].as_str() {
+                None | Some("none") => Ok(Include::None),
+                Some("all" | "allViewer" | "allViewerAndWhitelistCloudFront") => Ok(Include::All),
+                Some("whitelist") => Ok(Include::Only(names()?)),
+                Some("allExcept") => Ok(Include::AllExcept(names()?)),
+                Some(other) => Err(format!(
+                    "{path}.{config_key}.{behaviour}: {other:?} is not one CloudFront knows"
+                )),
+            }
+        };
+        Ok(Self {
+            headers: kind("HeadersConfig", "HeaderBehavior", "Headers")?,
+            cookies: kind("CookiesConfig", "CookieBehavior", "Cookies")?,
+            query_strings: kind("QueryStringsConfig", "QueryStringBehavior", "QueryStrings")?,
+        })
+    }
+}
 
 impl CachePolicy {
+    /// A managed cache policy by the id CloudFormation names it with.
+    pub fn managed_by_id(id: &str) -> Option<Self> {
+        Self::managed(name_of(MANAGED_CACHE_IDS, id)?)
+    }
+
+    /// The id of a managed cache policy.
+    pub fn managed_id(name: &str) -> Option<&'static str> {
+        id_of(MANAGED_CACHE_IDS, name)
+    }
+
     /// The managed cache policies whose key we model, by name.
     pub fn managed(name: &str) -> Option<Self> {
         let key = match name {
@@ -172,85 +257,25 @@ impl OriginRequestPolicy {
         "UserAgentRefererHeaders",
     ];
 
+    /// A managed origin request policy by the id CloudFormation names it with.
+    pub fn managed_by_id(id: &str) -> Option<Self> {
+        Self::named(name_of(MANAGED_ORIGIN_REQUEST_IDS, id)?)
+    }
+
+    /// The id of a managed origin request policy.
+    pub fn managed_id(name: &str) -> Option<&'static str> {
+        id_of(MANAGED_ORIGIN_REQUEST_IDS, name)
+    }
+
     /// What the project's deployment attaches with its TTL-0 cache policy: the origin request
     /// policy of `infra/template.yaml`'s distribution (the session cookie, and the headers and
-    /// query strings alb-fn reads; the template says why for each).
+    /// query strings alb-fn reads; the template says why for each), read through the twin.
     pub fn project() -> Self {
-        let template = Template::parse(PROJECT_TEMPLATE)
-            .map_err(|e| e.to_string())
-            .and_then(|t| Self::attached(&t));
-        // The template is part of the binary and a unit test reads it: it cannot fail at run time.
-        let mut policy = template.unwrap_or_else(|e| panic!("infra/template.yaml: {e}"));
+        let mut policy = crate::template::twin::project_policies()
+            .origin_request
+            .unwrap_or_else(|| panic!("infra/template.yaml attaches no origin request policy"));
         policy.name = PROJECT_ORIGIN_REQUEST_POLICY.into();
         policy
-    }
-
-    /// The origin request policy the template's distribution attaches to its default cache
-    /// behaviour, with parameters at their defaults.
-    pub fn attached(t: &Template) -> Result<Self, String> {
-        let distribution = t
-            .of_kind("AWS::CloudFront::Distribution")
-            .next()
-            .ok_or("the template has no AWS::CloudFront::Distribution")?;
-        let id = &distribution.properties["DistributionConfig"]["DefaultCacheBehavior"]["OriginRequestPolicyId"];
-        let resource = t
-            .target(id)
-            .filter(|r| r.kind == "AWS::CloudFront::OriginRequestPolicy")
-            .ok_or("the default cache behaviour names no origin request policy of the template")?;
-        Self::from_config(
-            t,
-            &resource.id,
-            &resource.properties["OriginRequestPolicyConfig"],
-        )
-    }
-
-    /// An `OriginRequestPolicyConfig` (CloudFormation's shape) as the stack models it.
-    pub fn from_config(t: &Template, name: &str, config: &Value) -> Result<Self, String> {
-        let kind = |config_key: &str, behaviour: &str, list: &str| -> Result<Include, String> {
-            let c = &config[config_key];
-            let names = || -> Result<Vec<String>, String> {
-                c[list]
-                    .as_array()
-                    .map(Vec::as_slice)
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|v| parameter_value(t, v))
-                    .collect()
-            };
-            match c[behaviour].as_str() {
-                None | Some("none") => Ok(Include::None),
-                Some("all" | "allViewer" | "allViewerAndWhitelistCloudFront") => Ok(Include::All),
-                Some("whitelist") => Ok(Include::Only(names()?)),
-                Some("allExcept") => Ok(Include::AllExcept(names()?)),
-                Some(other) => Err(format!(
-                    "{name}: {config_key}.{behaviour} {other:?} is not one CloudFront knows"
-                )),
-            }
-        };
-        Ok(Self {
-            name: name.to_owned(),
-            include: Includes {
-                headers: kind("HeadersConfig", "HeaderBehavior", "Headers")?,
-                cookies: kind("CookiesConfig", "CookieBehavior", "Cookies")?,
-                query_strings: kind("QueryStringsConfig", "QueryStringBehavior", "QueryStrings")?,
-            },
-        })
-    }
-}
-
-/// A literal, or `{"Ref": parameter}` at the parameter's default.
-fn parameter_value(t: &Template, v: &Value) -> Result<String, String> {
-    if let Some(s) = v.as_str() {
-        return Ok(s.to_owned());
-    }
-    match reference(v) {
-        Some((param, None)) => t.document["Parameters"][param]["Default"]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| format!("parameter {param} has no string default")),
-        _ => Err(format!(
-            "{v} is neither a name nor a reference to a parameter"
-        )),
     }
 }
 
@@ -381,15 +406,19 @@ mod tests {
             Some("edge_session=abc".into())
         );
         assert_eq!(p.filter_query("a=1"), "a=1");
-        // Read from the template, not written twice: another template, another policy.
-        let other = PROJECT_TEMPLATE
-            .replace("Headers: [Accept, Content-Type]", "Headers: [X-Other]")
-            .replace("QueryStringBehavior: all", "QueryStringBehavior: none");
-        let t = Template::parse(&other).unwrap();
-        let policy = OriginRequestPolicy::attached(&t).unwrap();
-        assert_eq!(policy.include.headers, Include::only(&["X-Other"]));
-        assert_eq!(policy.include.query_strings, Include::None);
-        assert_eq!(policy.include.cookies, Include::only(&["edge_session"]));
+    }
+
+    #[test]
+    fn managed_ids_name_the_modelled_policies() {
+        for name in CachePolicy::MANAGED {
+            let id = CachePolicy::managed_id(name).unwrap();
+            assert_eq!(CachePolicy::managed_by_id(id).unwrap().name, *name);
+        }
+        for name in &OriginRequestPolicy::NAMES[1..] {
+            let id = OriginRequestPolicy::managed_id(name).unwrap();
+            assert_eq!(OriginRequestPolicy::managed_by_id(id).unwrap().name, *name);
+        }
+        assert!(CachePolicy::managed_by_id("nope").is_none());
     }
 
     #[test]

@@ -27,6 +27,10 @@ pub use tail::tail;
 /// The Region the local stack pretends to run in (the edge function's group carries it).
 pub const REGION: &str = "us-east-1";
 
+/// The account the local stack pretends to run in (its ARNs and the template's
+/// `AWS::AccountId`).
+pub const ACCOUNT_ID: &str = "123456789012";
+
 /// `/aws/lambda/<name>`, or `/aws/lambda/us-east-1.<name>` for a Lambda@Edge function.
 pub fn log_group(function: &str, edge: bool) -> String {
     if edge {

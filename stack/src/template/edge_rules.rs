@@ -8,11 +8,7 @@ use serde_json::Value;
 
 use super::{Resource, Template, reference};
 
-/// The managed CachingDisabled policy (TTL 0, empty cache key): docs/AWS-BEHAVIOUR.md, "What
-/// CloudFront forwards to the origin and the origin-request function".
-const MANAGED_CACHING_DISABLED: &str = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad";
-/// The managed AllViewer origin request policy (forwards every cookie).
-const MANAGED_ALL_VIEWER: &str = "216adef6-5c7f-47e4-b989-5492eafa07d3";
+use crate::cloudfront::policy::{CachePolicy, OriginRequestPolicy};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rule {
@@ -59,9 +55,15 @@ pub struct Finding {
 
 impl std::fmt::Display for Finding {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The template path of the resource at fault (`Rules` is a section of its own).
+        let section = if self.resource == "Rules" {
+            ""
+        } else {
+            "Resources."
+        };
         write!(
             f,
-            "{} [{}]: {}",
+            "{section}{} [{}]: {}",
             self.resource,
             self.rule.id(),
             self.message
@@ -288,7 +290,8 @@ fn asserts_us_east_1(rules: &Value) -> bool {
 }
 
 fn check_cache_policy(t: &Template, id: &Value, dist: &str, found: &mut Check<'_>) {
-    if id.as_str() == Some(MANAGED_CACHING_DISABLED) {
+    // The managed CachingDisabled policy: TTL 0, empty cache key.
+    if id.as_str().is_some() && id.as_str() == CachePolicy::managed_id("CachingDisabled") {
         return;
     }
     let Some(policy) = t
@@ -351,7 +354,8 @@ fn check_cache_policy(t: &Template, id: &Value, dist: &str, found: &mut Check<'_
 }
 
 fn check_forwarding(t: &Template, id: &Value, cookie: &str, dist: &str, found: &mut Check<'_>) {
-    if id.as_str() == Some(MANAGED_ALL_VIEWER) {
+    // The managed AllViewer policy forwards every cookie.
+    if id.as_str().is_some() && id.as_str() == OriginRequestPolicy::managed_id("AllViewer") {
         return;
     }
     let policy = t

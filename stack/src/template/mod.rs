@@ -8,7 +8,10 @@
 //! `{"Fn::Sub": ...}`), so JSON and YAML templates, and both spellings in one template, read the
 //! same. Nothing is resolved: a value computed at deploy time stays an intrinsic.
 
+pub mod code;
 mod edge_rules;
+pub mod resolve;
+pub mod twin;
 mod yaml;
 
 use std::collections::BTreeMap;
@@ -29,6 +32,9 @@ pub enum TemplateError {
     Syntax(String),
     #[error("{0}")]
     Shape(String),
+    /// Something at one place of the template: `Resources.Edge.Properties.Code: ...`.
+    #[error("{path}: {message}")]
+    At { path: String, message: String },
 }
 
 /// One resource: its logical id, type and properties (long form; `{}` when it has none).

@@ -33,7 +33,7 @@ const FUNCTIONS: &[&str] = &[
 pub fn to_long_form(text: &str) -> Result<Value, TemplateError> {
     let yaml: Yaml =
         serde_yaml_ng::from_str(text).map_err(|e| TemplateError::Syntax(e.to_string()))?;
-    let value = convert(yaml)?;
+    let value = convert(yaml, "")?;
     if !value.is_object() {
         return Err(TemplateError::Shape(
             "a template is a mapping at the top level".into(),
@@ -42,36 +42,50 @@ pub fn to_long_form(text: &str) -> Result<Value, TemplateError> {
     Ok(value)
 }
 
-fn convert(yaml: Yaml) -> Result<Value, TemplateError> {
+/// `path` is where `yaml` sits (`Resources.A.Properties.X`), for errors.
+fn convert(yaml: Yaml, path: &str) -> Result<Value, TemplateError> {
+    let child = |k: &str| {
+        if path.is_empty() {
+            k.to_owned()
+        } else {
+            format!("{path}.{k}")
+        }
+    };
     Ok(match yaml {
         Yaml::Null => Value::Null,
         Yaml::Bool(b) => Value::Bool(b),
         Yaml::Number(n) => number(&n)?,
         Yaml::String(s) => Value::String(s),
         Yaml::Sequence(items) => {
-            Value::Array(items.into_iter().map(convert).collect::<Result<_, _>>()?)
+            let items = items.into_iter().enumerate();
+            Value::Array(
+                items
+                    .map(|(i, item)| convert(item, &format!("{path}[{i}]")))
+                    .collect::<Result<_, _>>()?,
+            )
         }
         Yaml::Mapping(map) => {
             let mut out = Map::new();
             for (k, v) in map {
-                out.insert(key(k)?, convert(v)?);
+                let k = key(k)?;
+                let v = convert(v, &child(&k))?;
+                out.insert(k, v);
             }
             Value::Object(out)
         }
         Yaml::Tagged(tagged) => {
             let tag = tagged.tag.to_string();
             let name = tag.trim_start_matches('!');
-            let inner = convert(tagged.value)?;
+            let inner = convert(tagged.value, path)?;
             let (long, inner) = match name {
                 "Ref" | "Condition" => (name.to_owned(), inner),
                 // `!GetAtt Resource.Attribute` is the string form of `[Resource, Attribute]`;
                 // the attribute itself may hold dots (`Endpoint.Address`).
                 "GetAtt" => match inner {
                     Value::String(s) => {
-                        let (id, attr) = s.split_once('.').ok_or_else(|| {
-                            TemplateError::Shape(format!(
-                                "!GetAtt {s}: expected Resource.Attribute"
-                            ))
+                        let (id, attr) = s.split_once('.').ok_or_else(|| TemplateError::At {
+                            path: path.to_owned(),
+                            message: format!("!GetAtt {s}: expected Resource.Attribute"),
                         })?;
                         (
                             "Fn::GetAtt".into(),
@@ -82,9 +96,12 @@ fn convert(yaml: Yaml) -> Result<Value, TemplateError> {
                 },
                 f if FUNCTIONS.contains(&f) => (format!("Fn::{f}"), inner),
                 _ => {
-                    return Err(TemplateError::Shape(format!(
-                        "unknown tag {tag}: not a CloudFormation intrinsic function"
-                    )));
+                    return Err(TemplateError::At {
+                        path: path.to_owned(),
+                        message: format!(
+                            "unknown tag {tag}: not a CloudFormation intrinsic function"
+                        ),
+                    });
                 }
             };
             let mut out = Map::new();

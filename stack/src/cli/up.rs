@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Args;
+use edge_persist_core::cloudfront::EventType;
 use edge_stack::binaries;
 use edge_stack::environment::{EDGE_MAX_TIMEOUT, FunctionSpec};
-use edge_stack::{AlbOptions, PoolSettings, Stack, StackConfig};
+use edge_stack::{AlbOptions, EdgeAssociation, PoolSettings, Runtime, Stack, StackConfig};
 
 use super::{Result, console};
 
@@ -206,6 +207,7 @@ pub fn run(up: Up, dir: &Path) -> Result<()> {
         name: name.into(),
         program,
         args: vec![],
+        runtime: Runtime::ProvidedAl2023,
         env: function_env.clone(),
         memory_mb: up.memory,
         timeout,
@@ -216,17 +218,24 @@ pub fn run(up: Up, dir: &Path) -> Result<()> {
     let config = StackConfig {
         bind: up.bind,
         port: up.port,
-        edge: FunctionSpec {
-            args: edge_args,
-            // Lambda@Edge has no environment variables: the Node.js package gets only what the
-            // launcher sets (its config is compiled in); the native edge-fn reads them.
-            env: match up.edge {
-                EdgeRuntime::Native => function_env.iter().cloned().chain(edge_env).collect(),
-                EdgeRuntime::NodeWasm => edge_env,
+        associations: vec![EdgeAssociation::new(
+            EventType::OriginRequest,
+            FunctionSpec {
+                args: edge_args,
+                runtime: match up.edge {
+                    EdgeRuntime::Native => Runtime::ProvidedAl2023,
+                    EdgeRuntime::NodeWasm => edge_stack::node_runtime::NODEJS,
+                },
+                // Lambda@Edge has no environment variables: the Node.js package gets only what
+                // the launcher sets (its config is compiled in); the native edge-fn reads them.
+                env: match up.edge {
+                    EdgeRuntime::Native => function_env.iter().cloned().chain(edge_env).collect(),
+                    EdgeRuntime::NodeWasm => edge_env,
+                },
+                ..spec("edge-fn", edge_program, up.edge_timeout, true)
             },
-            ..spec("edge-fn", edge_program, up.edge_timeout, true)
-        },
-        edge_pool: settings.clone(),
+            settings.clone(),
+        )],
         origin: spec("alb-fn", alb_bin, up.alb_timeout, false),
         origin_pool: settings,
         alb: AlbOptions {
@@ -256,7 +265,7 @@ async fn serve(config: StackConfig) -> Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut sigterm = signal(SignalKind::terminate())?;
-    let pool = config.edge_pool.clone();
+    let pool = config.origin_pool.clone();
     let header = config.persisted_header.clone();
     let policies = config.policies.describe();
     let stack = Stack::start(config).await?;

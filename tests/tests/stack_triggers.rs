@@ -213,6 +213,69 @@ async fn generated_responses_and_replaced_responses_skip_what_aws_documents() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn include_body_exposes_truncates_and_replaces_the_request_body() {
+    let body_on = |event, name, export| EdgeAssociation {
+        include_body: true,
+        ..EdgeAssociation::new(event, esm(name, export), pool_settings())
+    };
+    let stack = TestStack::start(with_associations(
+        "triggers-body",
+        vec![
+            body_on(EventType::ViewerRequest, "vr-fn", "viewerRequest"),
+            body_on(EventType::OriginRequest, "or-fn", "originRequest"),
+        ],
+    ))
+    .await;
+    let post = |query: &str, body: Vec<u8>| {
+        let url = format!("{}/alb/echo?{query}", stack.stack.url());
+        let client = stack.client.clone();
+        async move {
+            let resp = client
+                .post(url)
+                .header("content-type", "text/plain")
+                .body(body)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("POST: {e}"));
+            let status = resp.status().as_u16();
+            let echo: Value =
+                serde_json::from_str(&resp.text().await.unwrap_or_default()).unwrap_or_default();
+            (status, echo)
+        }
+    };
+    // Over the viewer-request quota (40 KB): that function sees it truncated, the origin gets
+    // it whole (read-only access).
+    let big = vec![b'a'; 41 * 1024];
+    let (status, echo) = post("m=big", big.clone()).await;
+    assert_eq!(status, 200);
+    assert_eq!(echo["body"].as_str().map(str::len), Some(big.len()));
+    let seen = &events(&stack, "vr-fn", "m=big").await[0]["Records"][0]["cf"]["request"]["body"];
+    assert_eq!(seen["inputTruncated"], true, "{seen}");
+    assert_eq!(seen["action"], "read-only");
+    assert_eq!(seen["encoding"], "base64");
+    let data = seen["data"].as_str().unwrap_or_default();
+    assert_eq!(
+        data.len(),
+        (40 * 1024usize).div_ceil(3) * 4,
+        "40 KB, base64"
+    );
+    let seen = &events(&stack, "or-fn", "m=big").await[0]["Records"][0]["cf"]["request"]["body"];
+    assert_eq!(
+        seen["inputTruncated"], false,
+        "under the origin-request quota"
+    );
+
+    // Replaced at origin-request (`action: replace`, text): the origin gets the new body.
+    let (status, echo) = post("m=replace&body=origin-request", b"hello".to_vec()).await;
+    assert_eq!(status, 200);
+    assert_eq!(echo["body"], "replaced at origin-request", "{echo:#}");
+    let seen =
+        &events(&stack, "vr-fn", "m=replace").await[0]["Records"][0]["cf"]["request"]["body"];
+    assert_eq!(seen["data"], "aGVsbG8=");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn read_only_headers_and_the_viewer_response_status_are_validation_errors() {
     let stack = TestStack::start(all_four("triggers-readonly")).await;
     let mut records = stack.stack.subscribe();

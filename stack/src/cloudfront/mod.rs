@@ -611,7 +611,7 @@ async fn serve(
     };
     // [cache]; then viewer-response, except when the origin answered 400 or more.
     let answer = match cf.triggers.get(EventType::ViewerResponse) {
-        Some(t) if !origin_status.is_some_and(|s| s.as_u16() >= 400) => {
+        Some(t) if origin_status.is_none_or(|s| s.as_u16() < 400) => {
             response_trigger(t, request_id, &request, answer, record).await?
         }
         _ => answer,

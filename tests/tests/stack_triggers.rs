@@ -88,6 +88,32 @@ async fn events(stack: &TestStack, name: &str, marker: &str) -> Vec<Value> {
         .collect()
 }
 
+/// A stack with one association: the handler `handler` of fixture directory `dir`.
+async fn one_trigger(
+    event: EventType,
+    (name, runtime): (&str, Runtime),
+    dir: &str,
+    handler: &str,
+) -> TestStack {
+    let function = edge_function(name, runtime, &handlers(dir), handler)
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    TestStack::start(with_associations(
+        &format!("triggers-{name}"),
+        vec![EdgeAssociation::new(event, function, pool_settings())],
+    ))
+    .await
+}
+
+/// Everything function `name` logged.
+async fn log_text(stack: &TestStack, name: &str) -> String {
+    stack
+        .logs(&format!("/aws/lambda/us-east-1.{name}"))
+        .await
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect()
+}
+
 /// The field paths of an event, header maps as one leaf (their names vary by request).
 fn shape(value: &Value, path: &str, out: &mut BTreeSet<String>) {
     match value {
@@ -331,21 +357,12 @@ async fn one_function_on_two_triggers_shares_its_environments() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_commonjs_callback_handler_in_a_subdirectory_runs_as_lambdas_node_runtime_runs_it() {
-    let cjs = edge_function(
-        "cjs-fn",
-        Runtime::Nodejs(22),
-        &handlers("cjs"),
+    let stack = one_trigger(
+        EventType::OriginResponse,
+        ("cjs-fn", Runtime::Nodejs(22)),
+        "cjs",
         "src/app.handler",
     )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let stack = TestStack::start(with_associations(
-        "triggers-cjs",
-        vec![EdgeAssociation::new(
-            EventType::OriginResponse,
-            cjs,
-            pool_settings(),
-        )],
-    ))
     .await;
     let mut records = stack.stack.subscribe();
     let answer = stack.get("/alb/ok").await;
@@ -367,12 +384,7 @@ async fn a_commonjs_callback_handler_in_a_subdirectory_runs_as_lambdas_node_runt
         let detail = next_record(&mut records).await.detail.unwrap_or_default();
         assert!(detail.contains(error), "{query}: {detail}");
     }
-    let logs: String = stack
-        .logs("/aws/lambda/us-east-1.cjs-fn")
-        .await
-        .into_iter()
-        .map(|(_, t)| t)
-        .collect();
+    let logs = log_text(&stack, "cjs-fn").await;
     assert!(
         logs.contains("nodejs:22.v1"),
         "INIT_START names the runtime: {logs}"
@@ -382,21 +394,12 @@ async fn a_commonjs_callback_handler_in_a_subdirectory_runs_as_lambdas_node_runt
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_python_handler_runs_under_awss_runtime_interface_client() {
-    let python = edge_function(
-        "py-fn",
-        Runtime::Python(13),
-        &handlers("python"),
+    let stack = one_trigger(
+        EventType::ViewerResponse,
+        ("py-fn", Runtime::Python(13)),
+        "python",
         "app.handler",
     )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let stack = TestStack::start(with_associations(
-        "triggers-python",
-        vec![EdgeAssociation::new(
-            EventType::ViewerResponse,
-            python,
-            pool_settings(),
-        )],
-    ))
     .await;
     let answer = stack.get("/alb/ok").await;
     assert_eq!(answer.status, 200, "{answer:?}");
@@ -404,12 +407,7 @@ async fn a_python_handler_runs_under_awss_runtime_interface_client() {
     let failed = stack.get("/alb/ok?fail=1").await;
     assert_eq!(failed.status, 503, "{failed:?}");
     assert_eq!(x_cache(&failed), "LambdaExecutionError from cloudfront");
-    let logs: String = stack
-        .logs("/aws/lambda/us-east-1.py-fn")
-        .await
-        .into_iter()
-        .map(|(_, t)| t)
-        .collect();
+    let logs = log_text(&stack, "py-fn").await;
     assert!(logs.contains("python:3.13.v1"), "{logs}");
     stack.stop().await;
 }

@@ -67,7 +67,10 @@ async function loadHandler() {
   const [file, exportPath] = [handlerName.slice(0, dot), handlerName.slice(dot + 1)];
   const candidates = ['.js', '.mjs', '.cjs'].map((ext) => join(taskRoot, file + ext));
   const path = candidates.find(existsSync);
-  if (!path) throw runtimeError('Runtime.ImportModuleError', `Error: Cannot find module '${file}'`);
+  if (!path) {
+    const looked = ['.js', '.mjs', '.cjs'].map((ext) => `${file}${ext}`).join(', ');
+    throw runtimeError('Runtime.ImportModuleError', `Error: Cannot find module '${file}' (no ${looked} in ${taskRoot})`);
+  }
   let module;
   try {
     // import() loads both kinds: Node decides ESM or CommonJS by the extension and the nearest

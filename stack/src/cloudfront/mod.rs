@@ -231,18 +231,22 @@ struct Answer {
     description: Option<String>,
     /// Lowercase name -> `{key, value}` entries, as in the events.
     headers: Headers,
+    /// The origin's disallowed headers: never shown to a function, passed on to the viewer.
+    hidden: Headers,
     body: Bytes,
 }
 
 impl Answer {
     fn from_origin(response: Response<Bytes>) -> Self {
         let (parts, body) = response.into_parts();
-        let mut headers = Headers::new();
+        let (mut headers, mut hidden) = (Headers::new(), Headers::new());
         for (name, value) in &parts.headers {
-            if headers::is_disallowed(name.as_str()) {
-                continue;
-            }
-            headers.entry(name.as_str().to_owned()).or_default().push(
+            let map = if headers::is_disallowed(name.as_str()) {
+                &mut hidden
+            } else {
+                &mut headers
+            };
+            map.entry(name.as_str().to_owned()).or_default().push(
                 edge_persist_core::cloudfront::HeaderEntry::new(
                     headers::conventional_key(name.as_str()),
                     String::from_utf8_lossy(value.as_bytes()),
@@ -261,6 +265,7 @@ impl Answer {
             description: parts.status.canonical_reason().map(str::to_owned),
             status: parts.status,
             headers,
+            hidden,
             body,
         }
     }
@@ -285,7 +290,7 @@ impl Answer {
         {
             resp.extensions_mut().insert(reason);
         }
-        for (name, entries) in self.headers {
+        for (name, entries) in self.headers.into_iter().chain(self.hidden) {
             // Framing is ours: the body's real length goes on the wire, whatever a function wrote.
             if name == "content-length" || HOP_BY_HOP.contains(&name.as_str()) {
                 continue;
@@ -513,6 +518,7 @@ fn generated_answer(
     {
         return Err(invalid("a 204 response with a body".into()));
     }
+    let hidden = sent.as_ref().map(|s| s.hidden.clone()).unwrap_or_default();
     let body = match (generated_body, sent) {
         (Some(b), _) => {
             let max = event.quotas().max_generated_response_bytes;
@@ -537,6 +543,7 @@ fn generated_answer(
         status,
         description: g.status_description,
         headers: returned_headers,
+        hidden,
         body,
     })
 }

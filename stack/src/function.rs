@@ -166,7 +166,7 @@ impl FunctionSpec {
     }
 }
 
-/// Longest timeout of an origin-request Lambda@Edge function (the one trigger the stack runs):
+/// Longest timeout of an origin-request Lambda@Edge function (the trigger `up` associates edge-fn with):
 /// from core's per-trigger quota table.
 pub const EDGE_MAX_TIMEOUT: Duration = Duration::from_secs(
     edge_persist_core::cloudfront::EventType::OriginRequest

@@ -66,8 +66,12 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub fn is_request(self) -> bool {
+    pub const fn is_request(self) -> bool {
         matches!(self, Self::ViewerRequest | Self::OriginRequest)
+    }
+
+    pub const fn is_response(self) -> bool {
+        !self.is_request()
     }
 
     pub const fn is_viewer(self) -> bool {
@@ -105,12 +109,14 @@ impl EventType {
                 max_memory_mb: 128,
                 max_timeout_secs: 5,
                 max_generated_response_bytes: 40 * 1024,
+                max_body_bytes: 40 * 1024,
             }
         } else {
             TriggerQuotas {
                 max_memory_mb: 10_240,
                 max_timeout_secs: 30,
                 max_generated_response_bytes: 1024 * 1024,
+                max_body_bytes: 1024 * 1024,
             }
         }
     }
@@ -123,6 +129,10 @@ pub struct TriggerQuotas {
     pub max_timeout_secs: u64,
     /// A generated response, headers and body counted together.
     pub max_generated_response_bytes: usize,
+    /// Include Body: the request body a request trigger sees is truncated at this many bytes,
+    /// and a body it returns is truncated at this many decoded bytes (the guide's 53.2 KB and
+    /// 1.33 MB of base64 are these sizes encoded).
+    pub max_body_bytes: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -51,6 +51,14 @@ pub const READ_ONLY_ORIGIN_REQUEST: &[&str] = &[
 pub const READ_ONLY_VIEWER_REQUEST: &[&str] =
     &["content-length", "host", "transfer-encoding", "via"];
 
+/// Read-only in origin-response events (CloudFront developer guide, "Read-only headers in origin
+/// response events").
+pub const READ_ONLY_ORIGIN_RESPONSE: &[&str] = &["transfer-encoding", "via"];
+
+/// Read-only in viewer-response events (CloudFront developer guide, "Read-only headers in viewer
+/// response events").
+pub const READ_ONLY_VIEWER_RESPONSE: &[&str] = &["via", "warning"];
+
 /// Whole request a request trigger may return, request line and headers (bytes).
 pub const MAX_REQUEST_BYTES: usize = 20_480;
 /// `uri` + `querystring` must stay below this many characters.
@@ -114,12 +122,36 @@ pub fn is_disallowed(name: &str) -> bool {
     DISALLOWED.contains(&lower.as_str()) || DISALLOWED_PREFIXES.iter().any(|p| lower.starts_with(p))
 }
 
-/// The read-only list for a request trigger (empty for response triggers).
+/// The read-only headers of a trigger.
 pub fn read_only_for(event: EventType) -> &'static [&'static str] {
     match event {
         EventType::OriginRequest => READ_ONLY_ORIGIN_REQUEST,
         EventType::ViewerRequest => READ_ONLY_VIEWER_REQUEST,
-        _ => &[],
+        EventType::OriginResponse => READ_ONLY_ORIGIN_RESPONSE,
+        EventType::ViewerResponse => READ_ONLY_VIEWER_RESPONSE,
+    }
+}
+
+/// The `key` Lambda@Edge inserts for a header a function returned without one: each
+/// hyphen-separated part with an initial capital (`user-agent` -> `User-Agent`).
+pub fn conventional_key(name: &str) -> String {
+    name.split('-')
+        .map(|part| {
+            let mut c = part.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// Give every entry without a `key` the one Lambda@Edge inserts.
+pub fn fill_keys(headers: &mut Headers) {
+    for (name, entries) in headers.iter_mut() {
+        for e in entries.iter_mut().filter(|e| e.key.is_none()) {
+            e.key = Some(conventional_key(name));
+        }
     }
 }
 
@@ -221,15 +253,15 @@ pub fn check_request_limits(req: &Request) -> Result<(), HeaderError> {
     Ok(())
 }
 
-/// What CloudFront checks on the request a request trigger returns, given the one it sent:
-/// every header is well formed, no disallowed header was added or changed, no read-only header
-/// was changed, and the size limits hold. The emulator answers 502 on any error.
-pub fn check_returned_request(
+/// What CloudFront checks on the headers a trigger returns, given the ones it sent: every header
+/// is well formed and filed under its lowercase name, no disallowed header was added or changed,
+/// no read-only header of that trigger was added, changed or removed.
+pub fn check_returned_headers(
     event: EventType,
-    sent: &Request,
-    returned: &Request,
+    sent: &Headers,
+    returned: &Headers,
 ) -> Result<(), HeaderError> {
-    for (map_key, entries) in &returned.headers {
+    for (map_key, entries) in returned {
         if map_key.bytes().any(|b| b.is_ascii_uppercase()) {
             return Err(HeaderError::KeyNotLowercase(map_key.clone()));
         }
@@ -246,9 +278,8 @@ pub fn check_returned_request(
             validate_value(map_key, &e.value)?;
         }
     }
-    let changed = |name: &str| values(&sent.headers, name) != values(&returned.headers, name);
-    let names = sent.headers.keys().chain(returned.headers.keys());
-    for name in names {
+    let changed = |name: &str| values(sent, name) != values(returned, name);
+    for name in sent.keys().chain(returned.keys()) {
         if is_disallowed(name) && changed(name) {
             return Err(HeaderError::Disallowed(name.clone()));
         }
@@ -259,6 +290,18 @@ pub fn check_returned_request(
             });
         }
     }
+    Ok(())
+}
+
+/// What CloudFront checks on the request a request trigger returns, given the one it sent: the
+/// headers (`check_returned_headers`), the uri and querystring, and the size limits. The emulator
+/// answers 502 on any error.
+pub fn check_returned_request(
+    event: EventType,
+    sent: &Request,
+    returned: &Request,
+) -> Result<(), HeaderError> {
+    check_returned_headers(event, &sent.headers, &returned.headers)?;
     // What the viewer sent passes as it is; what the function wrote must be a path (and query).
     if returned.uri != sent.uri && !crate::uri::valid_uri(&returned.uri) {
         return Err(HeaderError::InvalidUri(returned.uri.clone()));
@@ -281,6 +324,38 @@ fn values<'a>(headers: &'a Headers, name: &str) -> Vec<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cloudfront::HeaderEntry;
+
+    #[test]
+    fn response_triggers_have_their_own_read_only_headers() {
+        let sent: Headers = [("via".to_owned(), vec![HeaderEntry::new("Via", "1.1 a")])].into();
+        let mut returned = sent.clone();
+        returned.insert("warning".into(), vec![HeaderEntry::new("Warning", "199 x")]);
+        assert!(check_returned_headers(EventType::OriginResponse, &sent, &returned).is_ok());
+        assert!(matches!(
+            check_returned_headers(EventType::ViewerResponse, &sent, &returned),
+            Err(HeaderError::ReadOnly { .. })
+        ));
+        let mut removed = sent.clone();
+        removed.remove("via");
+        for event in [EventType::OriginResponse, EventType::ViewerResponse] {
+            assert!(check_returned_headers(event, &sent, &removed).is_err());
+        }
+        let mut keyless = returned.clone();
+        keyless.insert(
+            "x-frame-options".into(),
+            vec![HeaderEntry {
+                key: None,
+                value: "DENY".into(),
+            }],
+        );
+        fill_keys(&mut keyless);
+        assert_eq!(
+            keyless["x-frame-options"][0].key.as_deref(),
+            Some("X-Frame-Options")
+        );
+        assert_eq!(conventional_key("custom_header"), "Custom_header");
+    }
 
     #[test]
     fn prefixes_and_case() {

@@ -146,6 +146,11 @@ impl Environment {
         if let Some(dir) = spec.program.parent().filter(|d| !d.as_os_str().is_empty()) {
             cmd.env("LAMBDA_TASK_ROOT", dir);
         }
+        // A managed runtime starts in the task root (`/var/task`), as Lambda's do: the Python
+        // runtime interface client imports the handler's module from its working directory.
+        if let Some((_, root)) = spec.env.iter().find(|(k, _)| k == "LAMBDA_TASK_ROOT") {
+            cmd.current_dir(root);
+        }
         // The function's own variables last: a launcher (Node.js runtime) may set its own
         // `LAMBDA_TASK_ROOT` and `_HANDLER`.
         cmd.envs(spec.env.iter().chain(extra_env).map(|(k, v)| (k, v)));

@@ -4,14 +4,69 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use edge_persist_core::cloudfront::EventType;
+
 use crate::logs;
 
+/// The Lambda runtime a function runs on, as CloudFormation's `Runtime` property names it
+/// (`nodejs22.x`, `python3.13`, `provided.al2023`). The stack reads it, not the program's file
+/// name: what Lambda@Edge refuses and what INIT_START names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Runtime {
+    /// A managed Node.js runtime: the major version (`nodejs22.x` is `Nodejs(22)`).
+    Nodejs(u8),
+    /// A managed Python 3 runtime: the minor version (`python3.13` is `Python(13)`).
+    Python(u8),
+    /// The OS-only runtime a custom binary runs on (the native edge-fn and alb-fn).
+    ProvidedAl2023,
+}
+
+impl Runtime {
+    /// The runtime CloudFormation names `id`, if the stack knows how to run it.
+    pub fn parse(id: &str) -> Option<Self> {
+        if id == "provided.al2023" {
+            return Some(Self::ProvidedAl2023);
+        }
+        if let Some(major) = id.strip_prefix("nodejs").and_then(|v| v.strip_suffix(".x")) {
+            return major.parse().ok().map(Self::Nodejs);
+        }
+        id.strip_prefix("python3.")
+            .and_then(|minor| minor.parse().ok())
+            .map(Self::Python)
+    }
+
+    /// CloudFormation's identifier.
+    pub fn id(self) -> String {
+        match self {
+            Self::Nodejs(major) => format!("nodejs{major}.x"),
+            Self::Python(minor) => format!("python3.{minor}"),
+            Self::ProvidedAl2023 => "provided.al2023".into(),
+        }
+    }
+
+    /// What INIT_START's `Runtime Version` names.
+    pub fn init_start_version(self) -> String {
+        match self {
+            Self::Nodejs(major) => format!("nodejs:{major}.v1"),
+            Self::Python(minor) => format!("python:3.{minor}.v1"),
+            Self::ProvidedAl2023 => "provided:al2023.v1".into(),
+        }
+    }
+
+    /// Lambda@Edge runs only the managed Node.js and Python runtimes.
+    pub fn runs_at_the_edge(self) -> bool {
+        !matches!(self, Self::ProvidedAl2023)
+    }
+}
+
 /// How to run one function: the program and what Lambda would tell it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FunctionSpec {
     pub name: String,
     pub program: PathBuf,
     pub args: Vec<String>,
+    /// The Lambda runtime the program emulates (the native binaries: `ProvidedAl2023`).
+    pub runtime: Runtime,
     /// The function's own environment variables (Lambda's "Environment variables").
     pub env: Vec<(String, String)>,
     pub memory_mb: u32,
@@ -59,26 +114,15 @@ impl FunctionSpec {
         }
     }
 
-    /// What INIT_START names as the runtime: the managed runtime for the Node.js launcher, else
-    /// the OS-only runtime a custom binary runs on.
+    /// What INIT_START names as the runtime.
     pub fn runtime_version(&self) -> String {
-        let program = self
-            .program
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if program.starts_with("node") {
-            "nodejs:22.v1".into()
-        } else if program.starts_with("python") {
-            "python:3.13.v1".into()
-        } else {
-            "provided:al2023.v1".into()
-        }
+        self.runtime.init_start_version()
     }
 
-    /// What Lambda@Edge refuses of this function: environment variables, a runtime other than
-    /// Node.js or Python, a timeout over 30 s (origin triggers). Empty for a regional function.
-    pub fn edge_refusals(&self) -> Vec<String> {
+    /// What Lambda@Edge refuses of this function associated with `event`: environment
+    /// variables, a runtime other than Node.js or Python, more memory or a longer timeout than
+    /// the trigger allows (core's quota table). Empty for a regional function.
+    pub fn edge_refusals(&self, event: EventType) -> Vec<String> {
         if !self.edge {
             return vec![];
         }
@@ -96,30 +140,60 @@ impl FunctionSpec {
                 own.join(", ")
             ));
         }
-        let program = self
-            .program
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if !(program.starts_with("node") || program.starts_with("python")) {
+        if !self.runtime.runs_at_the_edge() {
             refused.push(format!(
-                "runtime {program:?}: Lambda@Edge runs only the managed Node.js and Python runtimes"
+                "runtime {}: Lambda@Edge runs only the managed Node.js and Python runtimes (not deployable to Lambda@Edge)",
+                self.runtime.id()
             ));
         }
-        if self.timeout > EDGE_MAX_TIMEOUT {
+        let quotas = event.quotas();
+        if self.timeout > Duration::from_secs(quotas.max_timeout_secs) {
             refused.push(format!(
-                "timeout {:?}: origin-request triggers allow at most 30 s",
-                self.timeout
+                "timeout {:?}: {} triggers allow at most {} s",
+                self.timeout,
+                event.as_str(),
+                quotas.max_timeout_secs
+            ));
+        }
+        if self.memory_mb > quotas.max_memory_mb {
+            refused.push(format!(
+                "memory {} MB: {} triggers allow at most {} MB",
+                self.memory_mb,
+                event.as_str(),
+                quotas.max_memory_mb
             ));
         }
         refused
     }
 }
 
-/// Longest timeout of an origin-request Lambda@Edge function (the one trigger the stack runs):
+/// Longest timeout of an origin-request Lambda@Edge function (the trigger `up` associates edge-fn with):
 /// from core's per-trigger quota table.
 pub const EDGE_MAX_TIMEOUT: Duration = Duration::from_secs(
     edge_persist_core::cloudfront::EventType::OriginRequest
         .quotas()
         .max_timeout_secs,
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runtimes_round_trip_cloudformation_ids() {
+        for id in [
+            "nodejs22.x",
+            "nodejs20.x",
+            "python3.13",
+            "python3.9",
+            "provided.al2023",
+        ] {
+            assert_eq!(Runtime::parse(id).map(Runtime::id).as_deref(), Some(id));
+        }
+        for bad in ["java21", "nodejs22", "python2.7", "provided.al2", ""] {
+            assert_eq!(Runtime::parse(bad), None, "{bad}");
+        }
+        assert_eq!(Runtime::Nodejs(22).init_start_version(), "nodejs:22.v1");
+        assert!(!Runtime::ProvidedAl2023.runs_at_the_edge());
+    }
+}

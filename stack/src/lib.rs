@@ -12,6 +12,7 @@ pub mod logs;
 pub mod node_runtime;
 pub mod pool;
 pub mod probe;
+pub mod pytools;
 pub mod runtime_api;
 pub mod sandbox;
 pub mod serve;
@@ -20,6 +21,8 @@ pub mod template;
 
 pub use alb::AlbOptions;
 pub use cloudfront::RequestRecord;
+pub use edge_persist_core::cloudfront::EventType;
 pub use environment::FunctionSpec;
+pub use function::Runtime;
 pub use pool::{Pool, PoolError, PoolSettings};
-pub use stack::{Stack, StackConfig, StackError};
+pub use stack::{EdgeAssociation, Stack, StackConfig, StackError};

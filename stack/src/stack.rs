@@ -10,8 +10,10 @@ use tokio::net::TcpListener;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
+use edge_persist_core::cloudfront::EventType;
+
 use crate::alb::{Alb, AlbOptions};
-use crate::cloudfront::{CloudFront, RequestRecord};
+use crate::cloudfront::{CloudFront, RequestRecord, Trigger, Triggers};
 use crate::environment::FunctionSpec;
 use crate::pool::{Pool, PoolSettings};
 use crate::serve::{BodyBudget, ListenerLimits};
@@ -23,8 +25,10 @@ pub struct StackConfig {
     pub bind: IpAddr,
     /// CloudFront port; 0 picks a free one.
     pub port: u16,
-    pub edge: FunctionSpec,
-    pub edge_pool: PoolSettings,
+    /// The cache behaviour's Lambda@Edge associations, at most one per event type (CloudFront's
+    /// `LambdaFunctionAssociations`). Associations naming the same function share its
+    /// environments (one pool per function name).
+    pub associations: Vec<EdgeAssociation>,
     pub origin: FunctionSpec,
     pub origin_pool: PoolSettings,
     pub alb: AlbOptions,
@@ -39,9 +43,40 @@ pub struct StackConfig {
     /// deployment, CachingDisabled + the `edge-persist` origin request policy).
     pub policies: crate::cloudfront::Policies,
     /// Run an edge function Lambda@Edge would refuse (a custom runtime such as the native
-    /// edge-fn, environment variables, a timeout over 30 s): the native test mode, for speed.
-    /// Off, such an edge function is refused at start.
+    /// edge-fn, environment variables, a timeout or memory over its trigger's quota): the
+    /// native test mode, for speed. Off, such an edge function is refused at start.
     pub edge_native_test: bool,
+}
+
+/// One Lambda@Edge association of the cache behaviour: which trigger runs which function.
+#[derive(Debug, Clone)]
+pub struct EdgeAssociation {
+    pub event_type: EventType,
+    /// "Include body": the request body goes into the event (request triggers only).
+    pub include_body: bool,
+    /// The function (its `edge` is true: it runs as a replica of version 1).
+    pub function: FunctionSpec,
+    /// Its environments' limits; associations of one function must agree.
+    pub pool: PoolSettings,
+}
+
+impl EdgeAssociation {
+    /// The usual shape: `function` on `event_type`, no body.
+    pub fn new(event_type: EventType, function: FunctionSpec, pool: PoolSettings) -> Self {
+        Self {
+            event_type,
+            include_body: false,
+            function,
+            pool,
+        }
+    }
+}
+
+impl StackConfig {
+    /// The association of `event`, if the cache behaviour has one.
+    pub fn association_mut(&mut self, event: EventType) -> Option<&mut EdgeAssociation> {
+        self.associations.iter_mut().find(|a| a.event_type == event)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +95,8 @@ pub enum StackError {
     Client(#[from] reqwest::Error),
     #[error("Lambda@Edge would refuse the edge function: {}; run it in the native test mode to allow it", .0.join("; "))]
     EdgeRefused(Vec<String>),
+    #[error("CloudFront would refuse the cache behaviour's associations: {0}")]
+    Associations(String),
 }
 
 /// A running stack. Dropping it stops the servers and kills every environment; `shutdown`
@@ -71,7 +108,9 @@ pub struct Stack {
     /// The control endpoint's bearer token (also in the state file).
     pub control_token: String,
     pub logs_root: PathBuf,
-    pub edge: Arc<Pool>,
+    /// The edge functions' pools, one per function, in the order of their first association.
+    pub edge: Vec<Arc<Pool>>,
+    triggers: Triggers,
     pub origin: Arc<Pool>,
     records: broadcast::Sender<RequestRecord>,
     servers: Vec<JoinHandle<()>>,
@@ -94,7 +133,17 @@ const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
 impl Stack {
     pub async fn start(config: StackConfig) -> Result<Self, StackError> {
-        let refused = config.edge.edge_refusals();
+        check_associations(&config.associations).map_err(StackError::Associations)?;
+        let refused: Vec<String> = config
+            .associations
+            .iter()
+            .flat_map(|a| {
+                a.function
+                    .edge_refusals(a.event_type)
+                    .into_iter()
+                    .map(|r| format!("{} on {}: {r}", a.function.name, a.event_type.as_str()))
+            })
+            .collect();
         if !refused.is_empty() {
             if !config.edge_native_test {
                 return Err(StackError::EdgeRefused(refused));
@@ -123,15 +172,27 @@ impl Stack {
         });
         let alb_router = Router::new().fallback(crate::alb::handle).with_state(alb);
 
-        let edge = Pool::new(
-            config.edge.clone(),
-            config.edge_pool.clone(),
-            logs_root.clone(),
-        );
+        let mut edge: Vec<Arc<Pool>> = Vec::new();
+        let mut triggers = Triggers::default();
+        for a in &config.associations {
+            let pool = match edge.iter().find(|p| p.name() == a.function.name) {
+                Some(p) => Arc::clone(p),
+                None => {
+                    let p = Pool::new(a.function.clone(), a.pool.clone(), logs_root.clone());
+                    edge.push(Arc::clone(&p));
+                    p
+                }
+            };
+            triggers.set(Trigger {
+                event_type: a.event_type,
+                include_body: a.include_body,
+                pool,
+            });
+        }
         let (records, _) = broadcast::channel(1024);
         let client = crate::cloudfront::origin_client();
         let cf = Arc::new(CloudFront {
-            edge: Arc::clone(&edge),
+            triggers: triggers.clone(),
             origin_authority: alb_addr.to_string(),
             origin_port: alb_addr.port(),
             persisted_header: config.persisted_header.clone(),
@@ -150,7 +211,7 @@ impl Stack {
         let (control_listener, control) = bind(SocketAddr::new(LOOPBACK, 0)).await?;
         let control_token = crate::environment::random_hex(32);
         let control_router = crate::control::router(
-            vec![Arc::clone(&edge), Arc::clone(&origin)],
+            edge.iter().chain([&origin]).map(Arc::clone).collect(),
             control_token.clone(),
         );
 
@@ -167,7 +228,7 @@ impl Stack {
             "control": format!("http://{control}"),
             "token": control_token,
             "logs": logs_root,
-            "functions": [config.edge.name, config.origin.name],
+            "functions": edge.iter().map(|p| p.name().to_owned()).chain([config.origin.name.clone()]).collect::<Vec<_>>(),
         });
         write_private(&state_file, state.to_string().as_bytes()).map_err(|source| {
             StackError::Io {
@@ -182,11 +243,17 @@ impl Stack {
             control_token,
             logs_root,
             edge,
+            triggers,
             origin,
             records,
             servers,
             state_file,
         })
+    }
+
+    /// The pool of the function associated with `event`.
+    pub fn edge_pool(&self, event: EventType) -> Option<&Arc<Pool>> {
+        self.triggers.get(event).map(|t| &t.pool)
     }
 
     pub fn url(&self) -> String {
@@ -203,7 +270,9 @@ impl Stack {
         for s in self.servers.drain(..) {
             s.abort();
         }
-        self.edge.shutdown().await;
+        for pool in &self.edge {
+            pool.shutdown().await;
+        }
         self.origin.shutdown().await;
         let _ = std::fs::remove_file(&self.state_file);
     }
@@ -216,6 +285,45 @@ impl Drop for Stack {
         }
         let _ = std::fs::remove_file(&self.state_file);
     }
+}
+
+/// What CloudFront refuses of a cache behaviour's associations: two on one event type, Include
+/// Body on a response trigger, one function name with two different configurations (the
+/// associations of one function version share its environments, so they must agree).
+fn check_associations(associations: &[EdgeAssociation]) -> Result<(), String> {
+    for (i, a) in associations.iter().enumerate() {
+        let earlier = &associations[..i];
+        if earlier.iter().any(|b| b.event_type == a.event_type) {
+            return Err(format!(
+                "two associations on {}: a cache behaviour has at most one per event type",
+                a.event_type.as_str()
+            ));
+        }
+        if a.include_body && a.event_type.is_response() {
+            return Err(format!(
+                "include body on {}: only viewer-request and origin-request triggers can include the body",
+                a.event_type.as_str()
+            ));
+        }
+        if !a.function.edge {
+            return Err(format!(
+                "{} on {}: an associated function runs as a Lambda@Edge replica (FunctionSpec::edge)",
+                a.function.name,
+                a.event_type.as_str()
+            ));
+        }
+        if let Some(b) = earlier.iter().find(|b| b.function.name == a.function.name)
+            && (b.function != a.function || b.pool != a.pool)
+        {
+            return Err(format!(
+                "function {} is associated with {} and {} with different settings; one function version has one configuration",
+                a.function.name,
+                b.event_type.as_str(),
+                a.event_type.as_str()
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Where a stack listening on `port` describes itself.

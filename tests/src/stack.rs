@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use edge_stack::environment::FunctionSpec;
 use edge_stack::logs::LogFormat;
-use edge_stack::{AlbOptions, PoolSettings, Stack, StackConfig};
+use edge_stack::{
+    AlbOptions, EdgeAssociation, EventType, PoolSettings, Runtime, Stack, StackConfig,
+};
 use reqwest::header::HeaderMap;
 
 /// The executables the stack tests run.
@@ -50,11 +52,13 @@ pub fn run_dir(tag: &str) -> PathBuf {
     dir
 }
 
+/// A native binary (a custom runtime, `provided.al2023`) as a function.
 pub fn function(name: &str, program: &Path, timeout: Duration, edge: bool) -> FunctionSpec {
     FunctionSpec {
         name: name.into(),
         program: program.to_path_buf(),
         args: vec![],
+        runtime: Runtime::ProvidedAl2023,
         env: vec![],
         memory_mb: 128,
         timeout,
@@ -64,19 +68,28 @@ pub fn function(name: &str, program: &Path, timeout: Duration, edge: bool) -> Fu
     }
 }
 
-/// A stack of edge-fn and alb-fn on an ephemeral loopback port with generous defaults.
-pub fn config(tag: &str, edge: &Path, origin: &Path) -> StackConfig {
-    let settings = PoolSettings {
+/// The pool settings of the test stacks: generous.
+pub fn pool_settings() -> PoolSettings {
+    PoolSettings {
         concurrency_limit: 4,
         idle_timeout: Duration::from_secs(600),
         max_lifetime: Duration::from_secs(3600),
         per_environment_concurrency: 1,
-    };
+    }
+}
+
+/// A stack of edge-fn (on the origin-request trigger, as the project deploys it) and alb-fn on
+/// an ephemeral loopback port with generous defaults.
+pub fn config(tag: &str, edge: &Path, origin: &Path) -> StackConfig {
+    let settings = pool_settings();
     StackConfig {
         bind: std::net::Ipv4Addr::LOCALHOST.into(),
         port: 0,
-        edge: function("edge-fn", edge, Duration::from_secs(5), true),
-        edge_pool: settings.clone(),
+        associations: vec![EdgeAssociation::new(
+            EventType::OriginRequest,
+            function("edge-fn", edge, Duration::from_secs(5), true),
+            settings.clone(),
+        )],
         origin: function("alb-fn", origin, Duration::from_secs(5), false),
         origin_pool: settings,
         alb: AlbOptions::default(),

@@ -1,4 +1,5 @@
-//! infra/template.yaml passes AWS's CloudFormation linter (cfn-lint, pinned in
+//! infra/template.yaml and the example's examples/lambda-edge/template.yaml pass AWS's
+//! CloudFormation linter (cfn-lint, pinned in
 //! infra/requirements.txt, installed into .tools/py) with no error and no warning, for us-east-1;
 //! and the linter, run the same way, does reject a broken copy.
 
@@ -19,6 +20,17 @@ fn cfn_lint(template: &std::path::Path) -> Output {
 #[test]
 fn template_passes_cfn_lint_without_warnings() {
     let out = cfn_lint(&template_path());
+    assert!(
+        out.status.success() && out.stdout.is_empty(),
+        "{}",
+        describe(&out)
+    );
+}
+
+#[test]
+fn the_lambda_edge_example_template_passes_cfn_lint_without_warnings() {
+    let example = edge_stack::binaries::workspace_root().join("examples/lambda-edge/template.yaml");
+    let out = cfn_lint(&example);
     assert!(
         out.status.success() && out.stdout.is_empty(),
         "{}",

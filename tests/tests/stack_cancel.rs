@@ -59,7 +59,7 @@ const EDGE: &str = "/aws/lambda/us-east-1.edge-fn";
 async fn clients_that_hang_up_do_not_leak_environments() {
     let b = bins();
     let mut cfg = config("hang-up", &b.fault_fn, &b.alb_fn);
-    cfg.edge_pool.concurrency_limit = 2;
+    cfg.associations[0].pool.concurrency_limit = 2;
     let stack = TestStack::start(cfg).await;
     let cf = stack.stack.cloudfront;
     // Both environments busy, both clients gone before the function answers.
@@ -114,8 +114,9 @@ async fn cloudfront_giving_up_on_the_origin_does_not_leak_the_target() {
 async fn a_client_leaving_during_a_cold_start_does_not_leak_the_start() {
     let b = bins();
     let mut cfg = config("cold-cancel", &b.fault_fn, &b.alb_fn);
-    cfg.edge_pool.concurrency_limit = 1;
-    cfg.edge
+    cfg.associations[0].pool.concurrency_limit = 1;
+    cfg.associations[0]
+        .function
         .env
         .push(("FAULT_INIT_SLEEP_MS".into(), "800".into()));
     let stack = TestStack::start(cfg).await;

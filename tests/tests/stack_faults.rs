@@ -10,7 +10,7 @@ use edge_persist_tests::stack::{TestStack, bins, config};
 async fn faulty_edge(tag: &str) -> TestStack {
     let b = bins();
     let mut cfg = config(tag, &b.fault_fn, &b.alb_fn);
-    cfg.edge.timeout = Duration::from_secs(2);
+    cfg.associations[0].function.timeout = Duration::from_secs(2);
     TestStack::start(cfg).await
 }
 
@@ -181,7 +181,7 @@ fn is_zombie(pid: u64) -> bool {
 async fn requests_above_the_concurrency_limit_are_throttled() {
     let b = bins();
     let mut cfg = config("throttle", &b.fault_fn, &b.alb_fn);
-    cfg.edge_pool.concurrency_limit = 2;
+    cfg.associations[0].pool.concurrency_limit = 2;
     let stack = TestStack::start(cfg).await;
     let (a, b2, c) = tokio::join!(
         stack.get("/edge/sleep-1500"),

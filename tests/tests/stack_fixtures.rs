@@ -15,9 +15,9 @@ async fn every_cloudfront_fixture_through_the_stack_matches_the_edge_fn_snapshot
     let stack = TestStack::start(config("fixtures", &b.edge_fn, &b.alb_fn)).await;
     for (stem, event) in fixtures("cloudfront-") {
         // A fresh environment per fixture: the snapshots show a cold first invocation.
-        stack.stack.edge.recycle();
+        stack.stack.edge[0].recycle();
         let payload = serde_json::to_vec(&event).unwrap_or_default().into();
-        let value = match stack.stack.edge.invoke(payload).await {
+        let value = match stack.stack.edge[0].invoke(payload).await {
             Ok(outcome) => {
                 assert!(outcome.cold, "{stem}: not a fresh environment");
                 let v: Value = serde_json::from_slice(&outcome.served.payload)

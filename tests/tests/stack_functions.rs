@@ -11,7 +11,7 @@ const EDGE: &str = "/aws/lambda/us-east-1.edge-fn";
 async fn fault_edge(tag: &str, timeout: Duration) -> TestStack {
     let b = bins();
     let mut cfg = config(tag, &b.fault_fn, &b.alb_fn);
-    cfg.edge.timeout = timeout;
+    cfg.associations[0].function.timeout = timeout;
     TestStack::start(cfg).await
 }
 

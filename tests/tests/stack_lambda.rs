@@ -19,6 +19,8 @@ async fn raw_origin(tag: &str, tweak: impl FnOnce(&mut edge_stack::StackConfig))
     let (python, args) = raw_runtime();
     cfg.origin.program = python;
     cfg.origin.args = args;
+    // The raw runtime stands for a function on Lambda's Python runtime.
+    cfg.origin.runtime = edge_stack::Runtime::Python(13);
     tweak(&mut cfg);
     TestStack::start(cfg).await
 }
@@ -223,7 +225,8 @@ async fn the_edge_function_runs_as_a_numbered_replica_and_lambda_edge_rules_hold
     let (python, args) = raw_runtime();
     // A Python edge function is what Lambda@Edge accepts: no native test mode needed.
     let mut cfg = config("raw-edge", &python, &b.alb_fn);
-    cfg.edge.args = args;
+    cfg.associations[0].function.args = args;
+    cfg.associations[0].function.runtime = edge_stack::Runtime::Python(13);
     cfg.edge_native_test = false;
     let stack = TestStack::start(cfg.clone()).await;
     let answer = stack.get("/raw/env").await;
@@ -252,12 +255,13 @@ async fn the_edge_function_runs_as_a_numbered_replica_and_lambda_edge_rules_hold
 
     // What Lambda@Edge refuses, the stack refuses too, outside the native test mode.
     let mut with_env = cfg.clone();
-    with_env.edge.env = vec![("EDGE_PERSIST_HEADER".into(), "x-value".into())];
+    with_env.associations[0].function.env = vec![("EDGE_PERSIST_HEADER".into(), "x-value".into())];
     let mut long = cfg.clone();
-    long.edge.timeout = Duration::from_secs(31);
+    long.associations[0].function.timeout = Duration::from_secs(31);
     let mut native = cfg.clone();
-    native.edge.program = b.edge_fn.clone();
-    native.edge.args = vec![];
+    native.associations[0].function.program = b.edge_fn.clone();
+    native.associations[0].function.args = vec![];
+    native.associations[0].function.runtime = edge_stack::Runtime::ProvidedAl2023;
     for (what, refused) in [
         ("environment variables", with_env),
         ("timeout", long),

@@ -38,7 +38,7 @@ fn shape(stream: &str) -> Vec<String> {
 async fn every_invocation_logs_start_end_report_and_only_cold_starts_log_init_duration() {
     let b = bins();
     let mut cfg = config("logs", &b.edge_fn, &b.alb_fn);
-    cfg.edge.log_format = LogFormat::Text;
+    cfg.associations[0].function.log_format = LogFormat::Text;
     cfg.origin.log_format = LogFormat::Text;
     let stack = TestStack::start(cfg).await;
     for _ in 0..3 {

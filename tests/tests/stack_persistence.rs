@@ -83,7 +83,7 @@ async fn recycling_starts_a_new_environment_with_a_new_value() {
 async fn an_idle_environment_is_reclaimed_and_the_next_request_gets_a_new_value() {
     let b = bins();
     let mut cfg = config("idle", &b.edge_fn, &b.alb_fn);
-    cfg.edge_pool.idle_timeout = Duration::from_millis(800);
+    cfg.associations[0].pool.idle_timeout = Duration::from_millis(800);
     let stack = TestStack::start(cfg).await;
     let first = stack.get("/").await;
     assert_eq!(
@@ -150,8 +150,8 @@ async fn futures_join4(stack: &TestStack) -> [edge_persist_tests::stack::Answer;
 async fn managed_concurrency_serves_concurrent_requests_in_one_environment_with_one_value() {
     let b = bins();
     let mut cfg = config("managed", &b.edge_fn, &b.alb_fn);
-    cfg.edge_pool.concurrency_limit = 1;
-    cfg.edge_pool.per_environment_concurrency = 4;
+    cfg.associations[0].pool.concurrency_limit = 1;
+    cfg.associations[0].pool.per_environment_concurrency = 4;
     let stack = TestStack::start(cfg).await;
     for _round in 0..3 {
         let answers = futures_join4(&stack).await;
@@ -180,7 +180,7 @@ async fn managed_concurrency_serves_concurrent_requests_in_one_environment_with_
 async fn an_environment_past_its_maximum_lifetime_is_retired_even_when_busy_lately() {
     let b = bins();
     let mut cfg = config("lifetime", &b.edge_fn, &b.alb_fn);
-    cfg.edge_pool.max_lifetime = std::time::Duration::from_millis(1500);
+    cfg.associations[0].pool.max_lifetime = std::time::Duration::from_millis(1500);
     let stack = TestStack::start(cfg).await;
     let first = stack.get("/").await;
     // Keep it busy every 300 ms so the idle time never runs out; the lifetime still does.

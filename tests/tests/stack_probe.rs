@@ -95,7 +95,7 @@ async fn probe_stack(stack: &TestStack, plan: &Plan, recycle_after: &[u64]) -> R
         client,
         |o| {
             if recycle_after.contains(&o.seq) {
-                stack.stack.edge.recycle();
+                stack.stack.edge[0].recycle();
             }
         },
         std::future::pending(),
@@ -254,7 +254,7 @@ async fn an_environment_reclaimed_after_its_idle_time_is_a_new_one_with_a_cold_s
     let b = bins();
     let mut cfg = config("probe-idle", &b.edge_fn, &b.alb_fn);
     // Reaped within 100 ms + one 200 ms reaper tick; the probe asks every second.
-    cfg.edge_pool.idle_timeout = Duration::from_millis(100);
+    cfg.associations[0].pool.idle_timeout = Duration::from_millis(100);
     let stack = TestStack::start(cfg).await;
     let plan = plan(&format!("{}/", stack.stack.url()), 4, 1.0);
     let report = probe_stack(&stack, &plan, &[]).await;

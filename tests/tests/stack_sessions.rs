@@ -70,10 +70,12 @@ async fn two_cookie_jars_see_independent_counters() {
 async fn a_budget_of_a_few_kb_evicts_and_keeps_serving() {
     let b = bins();
     let mut cfg = config("session-budget", &b.edge_fn, &b.alb_fn);
-    cfg.edge
+    cfg.associations[0]
+        .function
         .env
         .push(("EDGE_PERSIST_SESSION_BUDGET_BYTES".into(), "2048".into()));
-    cfg.edge
+    cfg.associations[0]
+        .function
         .env
         .push(("EDGE_PERSIST_METRICS_EVERY_INVOCATIONS".into(), "1".into()));
     let stack = TestStack::start(cfg).await;

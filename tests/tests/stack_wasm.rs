@@ -10,8 +10,9 @@ async fn the_node_wasm_edge_persists_its_value_and_recycling_renews_it() {
     let package = edge_stack::node_runtime::build_lambda_edge().expect("cargo xtask lambda-edge");
     let node = edge_stack::node_runtime::node_runtime(&package);
     let mut cfg = config("node-wasm", &node.program, &b.alb_fn);
-    cfg.edge.args = node.args.clone();
-    cfg.edge.env = node.env.clone();
+    cfg.associations[0].function.args = node.args.clone();
+    cfg.associations[0].function.env = node.env.clone();
+    cfg.associations[0].function.runtime = edge_stack::node_runtime::NODEJS;
     let stack = TestStack::start(cfg).await;
     let first = stack.get("/").await;
     assert_eq!(first.status, 200, "{first:?}");

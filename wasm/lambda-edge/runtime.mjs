@@ -1,6 +1,11 @@
-// A Lambda Runtime API client for Node.js, for running the Lambda@Edge package locally (the stack's
-// `--edge node-wasm`) the way Lambda's managed Node.js runtime runs it: import the handler named by
-// `_HANDLER` from `LAMBDA_TASK_ROOT`, then loop on /invocation/next. Not shipped in the zip: at AWS
+// A Lambda Runtime API client for Node.js: runs a Node.js handler directory the way Lambda's
+// managed Node.js runtime does, for the local stack (`--edge node-wasm` and any Node.js
+// Lambda@Edge function). It imports the handler named by `_HANDLER` (`index.handler`,
+// `src/app.handler`: module path, then the export) from `LAMBDA_TASK_ROOT`, as an ES module
+// (`.mjs`, or `.js` under package.json `"type": "module"`) or CommonJS (`.js`, `.cjs`), then
+// loops on /invocation/next. Async handlers and callback-style handlers
+// (`(event, context, callback)`) both work; errors go to the Runtime API as Lambda's Node.js
+// runtime reports them (`errorType`, `errorMessage`, `trace`). Not shipped in any zip: at AWS
 // the managed runtime does this.
 //
 //   AWS_LAMBDA_RUNTIME_API=127.0.0.1:9001 LAMBDA_TASK_ROOT=dist/lambda-edge _HANDLER=index.handler \
@@ -8,6 +13,7 @@
 import { pathToFileURL } from 'node:url';
 import { join, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
+import { types } from 'node:util';
 
 const API_VERSION = '2018-06-01';
 
@@ -22,15 +28,18 @@ const base = `http://${api}/${API_VERSION}/runtime`;
 const taskRoot = resolve(process.env.LAMBDA_TASK_ROOT ?? process.cwd());
 const handlerName = process.env._HANDLER ?? 'index.handler';
 
-// Lambda reports errors as {errorType, errorMessage, trace}; errorType is the Error's name, which
-// the wasm package sets to core's stable kind (the same string edge-fn sends).
+// Lambda's Node.js runtime reports an Error as {errorType: its name, errorMessage, trace: its
+// stack lines}, anything else thrown as {errorType: typeof, errorMessage: String(it), trace: []}.
+// The wasm package sets an Error's name to core's stable kind (the same string edge-fn sends).
 function errorBody(error) {
-  const isError = error instanceof Error;
-  return {
-    errorType: isError ? error.name : 'Error',
-    errorMessage: isError ? error.message : String(error),
-    trace: isError && error.stack ? error.stack.split('\n') : [],
-  };
+  if (types.isNativeError(error) || error instanceof Error) {
+    return {
+      errorType: error.name,
+      errorMessage: error.message,
+      trace: error.stack ? error.stack.split('\n') : [],
+    };
+  }
+  return { errorType: typeof error, errorMessage: String(error), trace: [] };
 }
 
 async function post(path, body, headers = {}) {
@@ -43,20 +52,72 @@ async function post(path, body, headers = {}) {
   if (!res.ok) console.error(`runtime.mjs: POST ${path} answered ${res.status}`);
 }
 
+function runtimeError(name, message) {
+  return Object.assign(new Error(message), { name });
+}
+
 async function loadHandler() {
-  // `index.handler` -> index.mjs (or index.js) in the task root, export `handler`.
-  const dot = handlerName.lastIndexOf('.');
-  if (dot <= 0) throw Object.assign(new Error(`bad _HANDLER ${handlerName}: expected file.export`), { name: 'Runtime.MalformedHandlerName' });
-  const [file, exportName] = [handlerName.slice(0, dot), handlerName.slice(dot + 1)];
-  const candidates = ['.mjs', '.js', '.cjs'].map((ext) => join(taskRoot, file + ext));
+  // `src/app.handler` -> module `src/app` in the task root, export path `handler` (as Lambda:
+  // the module is everything before the first dot of the last path segment).
+  const slash = handlerName.lastIndexOf('/');
+  const dot = handlerName.indexOf('.', slash + 1);
+  if (dot <= slash + 1 || dot === handlerName.length - 1) {
+    throw runtimeError('Runtime.MalformedHandlerName', `Bad handler ${handlerName}: expected module.export`);
+  }
+  const [file, exportPath] = [handlerName.slice(0, dot), handlerName.slice(dot + 1)];
+  const candidates = ['.js', '.mjs', '.cjs'].map((ext) => join(taskRoot, file + ext));
   const path = candidates.find(existsSync);
-  if (!path) throw Object.assign(new Error(`no ${file}.mjs/.js/.cjs in ${taskRoot}`), { name: 'Runtime.ImportModuleError' });
-  const module = await import(pathToFileURL(path).href);
-  const handler = module[exportName];
+  if (!path) {
+    const looked = ['.js', '.mjs', '.cjs'].map((ext) => `${file}${ext}`).join(', ');
+    throw runtimeError('Runtime.ImportModuleError', `Error: Cannot find module '${file}' (no ${looked} in ${taskRoot})`);
+  }
+  let module;
+  try {
+    // import() loads both kinds: Node decides ESM or CommonJS by the extension and the nearest
+    // package.json `type`, as Lambda's runtime does.
+    module = await import(pathToFileURL(path).href);
+  } catch (error) {
+    const name = error instanceof SyntaxError ? 'Runtime.UserCodeSyntaxError' : 'Runtime.ImportModuleError';
+    throw runtimeError(name, `${error?.name ?? 'Error'}: ${error?.message ?? error}`);
+  }
+  const lookup = (root) => exportPath.split('.').reduce((o, key) => (o == null ? undefined : o[key]), root);
+  const handler = lookup(module) ?? lookup(module.default);
+  if (handler === undefined) {
+    throw runtimeError('Runtime.HandlerNotFound', `${file}.${exportPath} is undefined or not exported`);
+  }
   if (typeof handler !== 'function') {
-    throw Object.assign(new Error(`${path} does not export a function ${exportName}`), { name: 'Runtime.HandlerNotFound' });
+    throw runtimeError('Runtime.HandlerNotFound', `${file}.${exportPath} is not a function`);
   }
   return handler;
+}
+
+// One invocation: an async handler's promise, or a callback handler's callback, whichever
+// settles first; a synchronous handler's return value.
+function invoke(handler, event, context) {
+  return new Promise((resolvePromise, rejectPromise) => {
+    let settled = false;
+    const callback = (error, result) => {
+      if (settled) return;
+      settled = true;
+      if (error !== undefined && error !== null) rejectPromise(error);
+      else resolvePromise(result);
+    };
+    context.done = callback;
+    context.succeed = (result) => callback(null, result);
+    context.fail = (error) => callback(error ?? 'handled');
+    let returned;
+    try {
+      returned = handler(event, context, callback);
+    } catch (error) {
+      callback(error);
+      return;
+    }
+    if (returned && typeof returned.then === 'function') {
+      returned.then((value) => callback(null, value), (error) => callback(error));
+    } else if (handler.length < 3) {
+      callback(null, returned);
+    }
+  });
 }
 
 function contextFor(headers) {
@@ -97,7 +158,7 @@ for (;;) {
   let result;
   try {
     const event = JSON.parse(text);
-    result = { ok: true, value: await handler(event, contextFor(next.headers)) };
+    result = { ok: true, value: await invoke(handler, event, contextFor(next.headers)) };
   } catch (error) {
     result = { ok: false, error };
   }
@@ -105,7 +166,7 @@ for (;;) {
     await post(`/invocation/${requestId}/response`, result.value ?? null);
   } else {
     const body = errorBody(result.error);
-    console.error(JSON.stringify({ level: 'ERROR', requestId, ...body, trace: undefined }));
+    console.error(JSON.stringify({ level: 'ERROR', requestId, message: 'Invoke Error', errorType: body.errorType, errorMessage: body.errorMessage, stackTrace: body.trace }));
     await post(`/invocation/${requestId}/error`, body, { 'lambda-runtime-function-error-type': body.errorType });
   }
 }

@@ -13,8 +13,11 @@ use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use clap::Parser;
+use edge_persist_core::cloudfront::EventType;
 use edge_stack::environment::FunctionSpec;
-use edge_stack::{AlbOptions, Pool, PoolSettings, Stack, StackConfig, binaries, logs};
+use edge_stack::{
+    AlbOptions, EdgeAssociation, Pool, PoolSettings, Runtime, Stack, StackConfig, binaries, logs,
+};
 
 #[derive(Parser)]
 struct Opts {
@@ -149,10 +152,17 @@ async fn hello_server() -> std::io::Result<SocketAddr> {
 }
 
 fn spec(name: &str, program: PathBuf, args: Vec<String>) -> FunctionSpec {
+    // The Node.js baseline is a script that serves the Runtime API itself.
+    let runtime = if args.is_empty() {
+        Runtime::ProvidedAl2023
+    } else {
+        Runtime::Nodejs(20)
+    };
     FunctionSpec {
         name: name.into(),
         program,
         args,
+        runtime,
         env: vec![],
         memory_mb: 128,
         timeout: Duration::from_secs(10),
@@ -217,11 +227,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let config = StackConfig {
             bind: Ipv4Addr::LOCALHOST.into(),
             port: 0,
-            edge: FunctionSpec {
-                edge: true,
-                ..spec("edge-fn", bins["edge-fn"].clone(), vec![])
-            },
-            edge_pool: PoolSettings::default(),
+            associations: vec![EdgeAssociation::new(
+                EventType::OriginRequest,
+                FunctionSpec {
+                    edge: true,
+                    ..spec("edge-fn", bins["edge-fn"].clone(), vec![])
+                },
+                PoolSettings::default(),
+            )],
             origin: spec("alb-fn", bins["alb-fn"].clone(), vec![]),
             origin_pool: PoolSettings::default(),
             alb: AlbOptions::default(),
@@ -234,7 +247,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         };
         // The same stack with environments never frozen: what SIGSTOP / SIGCONT costs.
         let mut unfrozen = config.clone();
-        unfrozen.edge.freeze = false;
+        for a in &mut unfrozen.associations {
+            a.function.freeze = false;
+        }
         unfrozen.origin.freeze = false;
         unfrozen.run_dir = dir.join(format!("stack-unfrozen-{run}"));
         let stack = Stack::start(unfrozen).await?;

@@ -15,8 +15,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use edge_persist_core::cloudfront::EventType;
 use edge_stack::environment::FunctionSpec;
-use edge_stack::{AlbOptions, PoolSettings, Stack, StackConfig, binaries, logs};
+use edge_stack::{
+    AlbOptions, EdgeAssociation, PoolSettings, Runtime, Stack, StackConfig, binaries, logs,
+};
 
 #[derive(Parser)]
 struct Opts {
@@ -47,7 +50,7 @@ fn rss_kb(pid: u32) -> Option<u64> {
 /// (process, RSS KB) of the stack and of each function environment.
 fn sample(stack: &Stack) -> Vec<(String, u64)> {
     let mut out = vec![("stack".to_owned(), rss_kb(std::process::id()).unwrap_or(0))];
-    for pool in [&stack.edge, &stack.origin] {
+    for pool in stack.edge.iter().chain([&stack.origin]) {
         for env in pool.status() {
             out.push((
                 format!("{} {}", pool.name(), &env.id[..8]),
@@ -133,6 +136,7 @@ async fn main() -> Result<(), Error> {
         name: name.into(),
         program: bins[name].clone(),
         args: vec![],
+        runtime: Runtime::ProvidedAl2023,
         env: vec![],
         memory_mb: 128,
         timeout: Duration::from_secs(10),
@@ -143,12 +147,15 @@ async fn main() -> Result<(), Error> {
     let config = StackConfig {
         bind: Ipv4Addr::LOCALHOST.into(),
         port: 0,
-        edge: spec("edge-fn", true),
-        edge_pool: PoolSettings {
-            concurrency_limit: 1,
-            per_environment_concurrency: opts.clients + 8,
-            ..PoolSettings::default()
-        },
+        associations: vec![EdgeAssociation::new(
+            EventType::OriginRequest,
+            spec("edge-fn", true),
+            PoolSettings {
+                concurrency_limit: 1,
+                per_environment_concurrency: opts.clients + 8,
+                ..PoolSettings::default()
+            },
+        )],
         origin: spec("alb-fn", false),
         origin_pool: PoolSettings {
             concurrency_limit: opts.clients + 8,

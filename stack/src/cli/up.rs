@@ -2,6 +2,7 @@
 //! functions if needed, start the stack, print the banner and the access log until SIGINT or
 //! SIGTERM.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -12,9 +13,9 @@ use edge_stack::binaries;
 use edge_stack::environment::{EDGE_MAX_TIMEOUT, FunctionSpec};
 use edge_stack::template::code::{self, Launch};
 use edge_stack::template::resolve::{DEFAULT_STACK_NAME, Inputs};
-use edge_stack::template::twin::{Function, Twin};
+use edge_stack::template::twin::{Association, Function, Twin};
 use edge_stack::template::{Template, validate};
-use edge_stack::{AlbOptions, PoolSettings, Stack, StackConfig};
+use edge_stack::{AlbOptions, EdgeAssociation, PoolSettings, Runtime, Stack, StackConfig};
 
 use super::{Result, console};
 
@@ -206,36 +207,28 @@ fn read_twin(up: &Up, path: &Path) -> Result<Twin> {
     Ok(twin)
 }
 
-/// The template's function for the edge: the origin-request association, the one trigger this
-/// build of the stack runs.
-fn edge_function<'t>(twin: &'t Twin, path: &Path) -> Result<&'t Function> {
-    let shown = path.display();
-    let others: Vec<&str> = twin
+/// The template's edge functions, one per association, in CloudFront's order.
+fn associations<'t>(twin: &'t Twin, path: &Path) -> Result<Vec<(&'t Association, &'t Function)>> {
+    let found: Vec<_> = twin
         .distribution
         .associations
         .iter()
-        .filter(|a| a.event_type != EventType::OriginRequest)
-        .map(|a| a.event_type.as_str())
+        .filter_map(|a| twin.functions.get(&a.function).map(|f| (a, f)))
         .collect();
-    if !others.is_empty() {
+    if found.is_empty() {
         return Err(format!(
-            "{shown}: {}: this build of the stack runs origin-request associations only",
-            others.join(", ")
+            "{}: the default cache behaviour has no Lambda@Edge association",
+            path.display()
         )
         .into());
     }
-    let (_, f) = twin.association(EventType::OriginRequest).ok_or_else(|| {
-        format!(
-            "{shown}: the default cache behaviour has no origin-request Lambda@Edge association"
-        )
-    })?;
-    Ok(f)
+    Ok(found)
 }
 
-/// What the edge function runs.
+/// What the origin-request edge function runs.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum EdgeCode {
-    /// The origin-request association's function, as the template says.
+    /// The association's function, as the template says.
     Template,
     /// edge-fn (`--edge native` or `--edge-bin`): the native test mode.
     Native,
@@ -243,9 +236,9 @@ enum EdgeCode {
     NodeWasm,
 }
 
-/// How to start the edge and the origin function, whatever runs them.
+/// How to start each edge function (by logical id) and the origin function, whatever runs them.
 struct Launches {
-    edge: Launch,
+    edge: BTreeMap<String, Launch>,
     origin: Launch,
     native_edge: bool,
 }
@@ -263,7 +256,7 @@ pub fn run(up: Up, dir: &Path) -> Result<()> {
     }
     let path = template_path(&up);
     let twin = read_twin(&up, &path)?;
-    let edge_fn = edge_function(&twin, &path)?;
+    let edge_fns = associations(&twin, &path)?;
     let origin_fn = twin.origin().ok_or_else(|| {
         format!(
             "{}: the load balancer has no target function",
@@ -274,11 +267,14 @@ pub fn run(up: Up, dir: &Path) -> Result<()> {
     let edge = match (up.edge, &up.edge_bin) {
         (Some(EdgeRuntime::Native), _) | (None, Some(_)) => EdgeCode::Native,
         (Some(EdgeRuntime::NodeWasm), _) => EdgeCode::NodeWasm,
-        (None, None) => {
-            code::check(edge_fn).map_err(|e| format!("{}: {e}", path.display()))?;
-            EdgeCode::Template
-        }
+        (None, None) => EdgeCode::Template,
     };
+    for (a, f) in &edge_fns {
+        // The flags replace the origin-request function's code only.
+        if edge == EdgeCode::Template || a.event_type != EventType::OriginRequest {
+            code::check(f).map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+    }
     if up.alb_bin.is_none() {
         code::check(origin_fn).map_err(|e| format!("{}: {e}", path.display()))?;
     }
@@ -298,14 +294,14 @@ pub fn run(up: Up, dir: &Path) -> Result<()> {
     let logs = dir.join("logs");
     // One run, one fresh set of log groups, like a new account: the streams of earlier runs go,
     // nothing else in the directory does.
-    edge_stack::logs::clear_streams(
-        &logs,
-        &[
-            edge_stack::logs::log_group(&config.edge.name, true),
-            edge_stack::logs::log_group(&config.origin.name, false),
-        ],
-    )
-    .map_err(|e| {
+    let mut groups: Vec<String> = config
+        .associations
+        .iter()
+        .map(|a| edge_stack::logs::log_group(&a.function.name, true))
+        .collect();
+    groups.push(edge_stack::logs::log_group(&config.origin.name, false));
+    groups.dedup();
+    edge_stack::logs::clear_streams(&logs, &groups).map_err(|e| {
         format!(
             "cannot clear the old log streams in {}: {e}",
             logs.display()
@@ -349,52 +345,58 @@ fn build(
             program: bin.clone(),
             args: vec![],
             env: origin_fn.environment.clone(),
+            runtime: Runtime::ProvidedAl2023,
         },
         None => code::prepare(origin_fn, dir)?,
     };
-    let edge_launch = match edge {
-        EdgeCode::Template => {
-            let (_, f) = twin
-                .association(EventType::OriginRequest)
-                .ok_or("no origin-request association")?;
-            code::prepare(f, dir)?
+    let mut launches = BTreeMap::new();
+    for a in &twin.distribution.associations {
+        let Some(f) = twin.functions.get(&a.function) else {
+            continue;
+        };
+        if launches.contains_key(&f.id) {
+            continue;
         }
-        EdgeCode::Native => Launch {
-            program: up
-                .edge_bin
-                .clone()
-                .or_else(|| built.get("edge-fn").cloned())
-                .ok_or("cargo built no edge-fn")?,
-            args: vec![],
-            env: vec![],
-        },
-        EdgeCode::NodeWasm => {
-            eprintln!("edge-stack: cargo xtask lambda-edge");
-            let package = edge_stack::node_runtime::build_lambda_edge()
-                .map_err(|e| format!("building the Lambda@Edge package: {e}"))?;
-            let node = edge_stack::node_runtime::node_runtime(&package);
-            Launch {
-                program: node.program,
-                args: node.args,
-                env: node.env,
+        // The flags replace the code of the origin-request function (the project's own).
+        let replaced = a.event_type == EventType::OriginRequest;
+        let launch = match edge {
+            EdgeCode::Native if replaced => Launch {
+                program: up
+                    .edge_bin
+                    .clone()
+                    .or_else(|| built.get("edge-fn").cloned())
+                    .ok_or("cargo built no edge-fn")?,
+                args: vec![],
+                env: vec![],
+                runtime: Runtime::ProvidedAl2023,
+            },
+            EdgeCode::NodeWasm if replaced => {
+                eprintln!("edge-stack: cargo xtask lambda-edge");
+                let package = edge_stack::node_runtime::build_lambda_edge()
+                    .map_err(|e| format!("building the Lambda@Edge package: {e}"))?;
+                let node = edge_stack::node_runtime::node_runtime(&package);
+                Launch {
+                    program: node.program,
+                    args: node.args,
+                    env: node.env,
+                    runtime: edge_stack::node_runtime::NODEJS,
+                }
             }
-        }
-    };
+            _ => code::prepare(f, dir)?,
+        };
+        launches.insert(f.id.clone(), launch);
+    }
     Ok(Launches {
-        edge: edge_launch,
+        edge: launches,
         origin,
         native_edge: edge == EdgeCode::Native,
     })
 }
 
 /// The ONE place the template's model becomes the stack's configuration: each setting is the
-/// flag the user gave, else the template's value. (The stack runs one edge function, the
-/// origin-request association's.)
+/// flag the user gave, else the template's value. Every Lambda@Edge association becomes one of
+/// the stack's; a function on several triggers is one function (one pool), as in Lambda.
 fn stack_config(twin: &Twin, up: &Up, launches: Launches, dir: &Path) -> Result<StackConfig> {
-    let edge_fn = twin
-        .association(EventType::OriginRequest)
-        .map(|(_, f)| f)
-        .ok_or("no origin-request association")?;
     let origin_fn = twin
         .origin()
         .ok_or("the load balancer has no target function")?;
@@ -421,6 +423,7 @@ fn stack_config(twin: &Twin, up: &Up, launches: Launches, dir: &Path) -> Result<
             name: name.into(),
             program: launch.program,
             args: launch.args,
+            runtime: launch.runtime,
             env: launch.env,
             memory_mb: up.memory.unwrap_or(f.memory_mb),
             timeout: timeout.unwrap_or(f.timeout),
@@ -429,10 +432,41 @@ fn stack_config(twin: &Twin, up: &Up, launches: Launches, dir: &Path) -> Result<
             edge,
         }
     };
-    let mut edge_launch = launches.edge;
-    if launches.native_edge {
-        // The native test mode: edge-fn reads its configuration from the environment.
-        edge_launch.env.extend(header_env.iter().cloned());
+    let edge_launches = launches.edge;
+    let mut distinct: Vec<&str> = twin
+        .distribution
+        .associations
+        .iter()
+        .map(|a| a.function.as_str())
+        .collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let mut associations = Vec::new();
+    for a in &twin.distribution.associations {
+        let (Some(f), Some(launch)) = (
+            twin.functions.get(&a.function),
+            edge_launches.get(&a.function),
+        ) else {
+            continue;
+        };
+        let mut launch = launch.clone();
+        if launches.native_edge && a.event_type == EventType::OriginRequest {
+            // The native test mode: edge-fn reads its configuration from the environment.
+            launch.env.extend(header_env.iter().cloned());
+        }
+        // One edge function keeps the stack's short name (its log group, `logs edge-fn`,
+        // `recycle edge-fn`); several are told apart by their Lambda names.
+        let name = if distinct.len() == 1 {
+            "edge-fn"
+        } else {
+            f.name.as_str()
+        };
+        associations.push(EdgeAssociation {
+            event_type: a.event_type,
+            include_body: a.include_body,
+            function: spec(name, f, launch, up.edge_timeout, true),
+            pool: settings.clone(),
+        });
     }
     let mut origin_launch = launches.origin;
     origin_launch.env.extend(header_env);
@@ -452,8 +486,7 @@ fn stack_config(twin: &Twin, up: &Up, launches: Launches, dir: &Path) -> Result<
     Ok(StackConfig {
         bind: up.bind,
         port: up.port,
-        edge: spec("edge-fn", edge_fn, edge_launch, up.edge_timeout, true),
-        edge_pool: settings.clone(),
+        associations,
         origin: spec("alb-fn", origin_fn, origin_launch, up.alb_timeout, false),
         origin_pool: settings,
         alb: AlbOptions {
@@ -477,7 +510,7 @@ async fn serve(config: StackConfig) -> Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut sigterm = signal(SignalKind::terminate())?;
-    let pool = config.edge_pool.clone();
+    let pool = config.origin_pool.clone();
     let header = config.persisted_header.clone();
     let policies = config.policies.describe();
     let stack = Stack::start(config).await?;

@@ -1,13 +1,15 @@
-//! The origin-request event CloudFront sends for a viewer request (docs/AWS-BEHAVIOUR.md,
-//! "The CloudFront request event"): config, clientIp, lowercase header map of `{key, value}`
-//! lists, querystring, uri and a custom origin pointing at the ALB. What of the viewer request
-//! it holds is what the cache behaviour's policies forward (`policy.rs`), minus the headers
-//! CloudFront always removes.
+//! The events CloudFront sends its four triggers (docs/AWS-BEHAVIOUR.md, "The CloudFront request
+//! event" and "The four Lambda@Edge triggers"): config, clientIp, lowercase header map of
+//! `{key, value}` lists, querystring, uri; origin triggers also a custom origin pointing at the
+//! ALB, response triggers also the response. What of the viewer request the origin side sees is
+//! what the cache behaviour's policies forward (`policy.rs`), minus the headers CloudFront
+//! always removes.
 
 use axum::http::{HeaderMap, Method};
 use base64::Engine;
 use edge_persist_core::cloudfront::{
     Cf, CloudFrontEvent, Config, CustomOrigin, EventType, HeaderEntry, Headers, Origin, Record,
+    Request, Response,
 };
 use edge_persist_core::headers;
 
@@ -54,25 +56,12 @@ pub fn cf_request_id() -> String {
     base64::engine::general_purpose::URL_SAFE.encode(raw)
 }
 
-/// `User-Agent` for `user-agent`: the `key` of a header the viewer did not send (CloudFront's own).
-fn title_case(name: &str) -> String {
-    name.split('-')
-        .map(|part| {
-            let mut c = part.chars();
-            c.next()
-                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
-                .unwrap_or_default()
-        })
-        .collect::<Vec<_>>()
-        .join("-")
-}
-
 /// A header as CloudFront puts it in the event: `key` in the viewer's letter case when the
 /// viewer sent it (`case`), else the conventional one.
 fn push(headers: &mut Headers, case: Option<&HeaderCase>, name: &str, value: &str) {
     let key = case
         .and_then(|c| c.get(name))
-        .map_or_else(|| title_case(name), str::to_owned);
+        .map_or_else(|| headers::conventional_key(name), str::to_owned);
     headers
         .entry(name.to_owned())
         .or_default()
@@ -89,56 +78,83 @@ pub struct Viewer<'a> {
     pub case: Option<&'a HeaderCase>,
 }
 
-/// The origin-request event for a viewer request.
-pub fn origin_request_event(
-    target: OriginTarget,
-    policies: &Policies,
-    viewer: &Viewer<'_>,
-    request_id: &str,
-) -> CloudFrontEvent {
+/// The request as CloudFront received it from the viewer (the viewer-request event's
+/// `request`): every header but the ones CloudFront removes at the edge, the whole query
+/// string, no `origin`.
+pub fn viewer_request(viewer: &Viewer<'_>) -> Request {
     let mut headers = Headers::new();
-    let value_of = |v: &axum::http::HeaderValue| String::from_utf8_lossy(v.as_bytes()).into_owned();
     for (name, value) in viewer.headers {
-        let name = name.as_str();
-        if removed_at_the_edge(name) || SET_BY_CLOUDFRONT.contains(&name) {
+        if removed_at_the_edge(name.as_str()) {
             continue;
         }
-        if BODY_HEADERS.contains(&name) || policies.forwards_header(name) {
-            push(&mut headers, viewer.case, name, &value_of(value));
+        let value = String::from_utf8_lossy(value.as_bytes());
+        push(&mut headers, viewer.case, name.as_str(), &value);
+    }
+    Request {
+        client_ip: viewer.client_ip.to_owned(),
+        headers,
+        method: viewer.method.as_str().to_owned(),
+        querystring: viewer.uri.query().unwrap_or("").to_owned(),
+        uri: viewer.uri.path().to_owned(),
+        origin: None,
+        body: None,
+        extra: Default::default(),
+    }
+}
+
+/// The request CloudFront sends towards the origin for `viewer` (the viewer request after any
+/// viewer-request function): what the cache behaviour's policies forward, with the headers
+/// CloudFront sets itself, and a custom origin pointing at the ALB.
+pub fn origin_request(target: OriginTarget, policies: &Policies, viewer: &Request) -> Request {
+    let mut headers = Headers::new();
+    for (name, entries) in &viewer.headers {
+        if SET_BY_CLOUDFRONT.contains(&name.as_str()) {
+            continue;
+        }
+        if BODY_HEADERS.contains(&name.as_str()) || policies.forwards_header(name) {
+            headers.insert(name.clone(), entries.clone());
         }
     }
-    let first = |name: &str| viewer.headers.get(name).map(value_of);
+    // A header CloudFront sets keeps the viewer's spelling of its name when the viewer sent it.
+    let mut set = |name: &str, value: &str| {
+        let key = viewer
+            .headers
+            .get(name)
+            .and_then(|e| e.first())
+            .and_then(|e| e.key.clone())
+            .unwrap_or_else(|| headers::conventional_key(name));
+        headers
+            .entry(name.to_owned())
+            .or_default()
+            .push(HeaderEntry::new(key, value));
+    };
+    let first = |name: &str| viewer.header_values(name).next().map(str::to_owned);
     let host = match first("host") {
         Some(h) if policies.forwards_header("host") => h,
         _ => "127.0.0.1".into(),
     };
-    push(&mut headers, viewer.case, "host", &host);
+    set("host", &host);
     let agent = match first("user-agent") {
         Some(a) if policies.forwards_header("user-agent") => a,
         _ => CLOUDFRONT_USER_AGENT.into(),
     };
-    push(&mut headers, viewer.case, "user-agent", &agent);
-    let cookies = viewer
-        .headers
-        .get_all("cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok());
-    if let Some(kept) = policies.filter_cookies(cookies) {
-        push(&mut headers, viewer.case, "cookie", &kept);
+    set("user-agent", &agent);
+    if let Some(kept) = policies.filter_cookies(viewer.header_values("cookie")) {
+        set("cookie", &kept);
     }
-    let client_ip = viewer.client_ip;
+    let client_ip = &viewer.client_ip;
     let xff = match first("x-forwarded-for") {
         Some(f) => format!("{f}, {client_ip}"),
-        None => client_ip.to_owned(),
+        None => client_ip.clone(),
     };
-    push(&mut headers, viewer.case, "x-forwarded-for", &xff);
+    set("x-forwarded-for", &xff);
     // CloudFront adds itself to the viewer's `Via`, it does not replace it.
     let hop = format!("2.0 {}.cloudfront.net (CloudFront)", random_hex(16));
     let via = match first("via") {
         Some(v) => format!("{v}, {hop}"),
         None => hop,
     };
-    push(&mut headers, viewer.case, "via", &via);
+    set("via", &via);
     let origin = CustomOrigin {
         custom_headers: Headers::new(),
         domain_name: "127.0.0.1".into(),
@@ -150,20 +166,29 @@ pub fn origin_request_event(
         ssl_protocols: vec!["TLSv1.2".into()],
         extra: Default::default(),
     };
-    let request = edge_persist_core::cloudfront::Request {
-        client_ip: client_ip.to_owned(),
+    Request {
+        client_ip: client_ip.clone(),
         headers,
-        method: viewer.method.as_str().to_owned(),
-        querystring: policies.filter_query(viewer.uri.query().unwrap_or("")),
-        uri: viewer.uri.path().to_owned(),
+        method: viewer.method.clone(),
+        querystring: policies.filter_query(&viewer.querystring),
+        uri: viewer.uri.clone(),
         origin: Some(Origin::Custom(origin)),
         body: None,
         extra: Default::default(),
-    };
+    }
+}
+
+/// The event of one trigger: `config`, the request, and for response triggers the response.
+pub fn event(
+    event_type: EventType,
+    request_id: &str,
+    request: Request,
+    response: Option<Response>,
+) -> CloudFrontEvent {
     let config = Config {
         distribution_domain_name: "localhost".into(),
         distribution_id: DISTRIBUTION_ID.into(),
-        event_type: EventType::OriginRequest,
+        event_type,
         request_id: Some(request_id.to_owned()),
         extra: Default::default(),
     };
@@ -172,7 +197,7 @@ pub fn origin_request_event(
             cf: Cf {
                 config,
                 request,
-                response: None,
+                response,
                 extra: Default::default(),
             },
             extra: Default::default(),
@@ -181,16 +206,20 @@ pub fn origin_request_event(
     }
 }
 
+/// The origin-request event for a viewer request (no viewer-request function ran).
+pub fn origin_request_event(
+    target: OriginTarget,
+    policies: &Policies,
+    viewer: &Viewer<'_>,
+    request_id: &str,
+) -> CloudFrontEvent {
+    let request = origin_request(target, policies, &viewer_request(viewer));
+    event(EventType::OriginRequest, request_id, request, None)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn keys_are_title_cased() {
-        assert_eq!(title_case("user-agent"), "User-Agent");
-        assert_eq!(title_case("custom_header"), "Custom_header");
-        assert_eq!(title_case("x-forwarded-for"), "X-Forwarded-For");
-    }
 
     #[test]
     fn request_ids_look_like_cloudfront() {

@@ -115,6 +115,12 @@ impl Failure {
         Self::new(ResultType::Error, status, detail)
     }
 
+    /// The same failure, its detail naming the trigger whose function caused it.
+    pub fn in_trigger(mut self, event: edge_persist_core::cloudfront::EventType) -> Self {
+        self.detail = format!("{} function: {}", event.as_str(), self.detail);
+        self
+    }
+
     /// The viewer's text: fixed per result type and status.
     pub fn page_text(&self) -> &'static str {
         match (self.result, self.status) {

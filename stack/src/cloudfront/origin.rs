@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
-use axum::response::Response;
 
 use super::{CloudFront, Failure, HOP_BY_HOP};
 
@@ -28,7 +27,7 @@ pub(super) async fn forward(
     req: &edge_persist_core::cloudfront::Request,
     body: Bytes,
     request_id: &str,
-) -> Result<Response, Failure> {
+) -> Result<axum::http::Response<Bytes>, Failure> {
     let query = if req.querystring.is_empty() {
         String::new()
     } else {
@@ -101,7 +100,7 @@ pub(super) async fn forward(
                 format!("the origin response broke off: {e}"),
             )
         })?;
-    let mut out = Response::new(Body::from(bytes));
+    let mut out = axum::http::Response::new(bytes);
     *out.status_mut() = status;
     *out.headers_mut() = headers;
     Ok(out)

@@ -15,7 +15,7 @@ mod decision;
 pub use decision::{Decision, Limits, SlotView, decide};
 
 /// Lifecycle settings of a pool.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PoolSettings {
     /// Most environments at once (the function's concurrency); beyond it invocations throttle.
     pub concurrency_limit: usize,

@@ -1,12 +1,14 @@
 //! A template function's code made runnable: the project's own packages (`dist/*.zip`) built
 //! with `cargo xtask` first, a zip unpacked into the run directory (executable bits kept), a
 //! directory used as it is; then the program Lambda's runtime would start: `bootstrap` for an
-//! OS-only runtime (`provided.*`), the Node.js launcher for `nodejs*`.
+//! OS-only runtime (`provided.al2023`), the Node.js launcher for `nodejs*`, AWS's runtime
+//! interface client for `python3.*`.
 
 use std::path::{Component, Path, PathBuf};
 
 use super::twin::{Code, Function};
 use crate::binaries::{workspace_root, xtask};
+use crate::function::Runtime;
 
 /// The project's packages: file under `dist/` -> the `cargo xtask` command that builds it.
 const PROJECT_PACKAGES: &[(&str, &str)] =
@@ -19,6 +21,8 @@ pub struct Launch {
     pub args: Vec<String>,
     /// What the runtime is told (LAMBDA_TASK_ROOT, _HANDLER), then the function's own variables.
     pub env: Vec<(String, String)>,
+    /// The runtime Lambda would run it on.
+    pub runtime: Runtime,
 }
 
 fn at(f: &Function, key: &str, message: impl std::fmt::Display) -> String {
@@ -49,18 +53,18 @@ fn host_architecture() -> &'static str {
 }
 
 /// Check what can be checked without building: the runtime and the architecture.
-pub fn check(f: &Function) -> Result<(), String> {
-    let provided = f.runtime.starts_with("provided");
-    if !provided && !f.runtime.starts_with("nodejs") {
-        return Err(at(
+pub fn check(f: &Function) -> Result<Runtime, String> {
+    let runtime = Runtime::parse(&f.runtime).ok_or_else(|| {
+        at(
             f,
             "Runtime",
             format!(
-                "{}: this build of the stack runs nodejs* and provided.* functions",
+                "{}: this build of the stack runs nodejs*.x, python3.* and provided.al2023 functions",
                 f.runtime
             ),
-        ));
-    }
+        )
+    })?;
+    let provided = runtime == Runtime::ProvidedAl2023;
     if provided && f.architectures.iter().any(|a| a != host_architecture()) {
         return Err(at(
             f,
@@ -73,15 +77,19 @@ pub fn check(f: &Function) -> Result<(), String> {
         ));
     }
     if !provided && f.handler.is_none() {
-        return Err(at(f, "Handler", "missing: a Node.js function needs one"));
+        return Err(at(
+            f,
+            "Handler",
+            format!("missing: a {} function needs one", runtime.id()),
+        ));
     }
-    Ok(())
+    Ok(runtime)
 }
 
 /// Build (the project's packages), unpack and describe how to start `f`. Unpacked code goes to
 /// `<run_dir>/code/<logical id>`.
 pub fn prepare(f: &Function, run_dir: &Path) -> Result<Launch, String> {
-    check(f)?;
+    let runtime = check(f)?;
     let root = match &f.code {
         Code::Dir(dir) => dir.clone(),
         Code::Zip(zip) => {
@@ -113,42 +121,36 @@ pub fn prepare(f: &Function, run_dir: &Path) -> Result<Launch, String> {
         }
     };
     let handler = f.handler.clone().unwrap_or_default();
-    let task_env = |root: &Path| {
-        vec![
-            ("LAMBDA_TASK_ROOT".to_owned(), root.display().to_string()),
-            ("_HANDLER".to_owned(), handler.clone()),
-        ]
+    let managed = match runtime {
+        Runtime::ProvidedAl2023 => {
+            let bootstrap = root.join("bootstrap");
+            if !is_executable(&bootstrap) {
+                return Err(at(
+                    f,
+                    "Code",
+                    format!(
+                        "no executable bootstrap at the root of {} (an OS-only runtime starts it)",
+                        root.display()
+                    ),
+                ));
+            }
+            // An OS-only runtime is told the task root and the handler too.
+            crate::node_runtime::NodeRuntime {
+                program: bootstrap,
+                args: vec![],
+                env: crate::node_runtime::task_env(&root, &handler),
+            }
+        }
+        Runtime::Nodejs(_) => crate::node_runtime::node_handler(&root, &handler),
+        Runtime::Python(_) => {
+            crate::node_runtime::python_handler(&root, &handler).map_err(|e| at(f, "Runtime", e))?
+        }
     };
-    let mut launch = if f.runtime.starts_with("provided") {
-        let bootstrap = root.join("bootstrap");
-        if !is_executable(&bootstrap) {
-            return Err(at(
-                f,
-                "Code",
-                format!(
-                    "no executable bootstrap at the root of {} (an OS-only runtime starts it)",
-                    root.display()
-                ),
-            ));
-        }
-        Launch {
-            program: bootstrap,
-            args: vec![],
-            env: task_env(&root),
-        }
-    } else {
-        let node = crate::node_runtime::node_runtime(&root);
-        let mut env: Vec<(String, String)> = node
-            .env
-            .into_iter()
-            .filter(|(k, _)| k != "_HANDLER" && k != "LAMBDA_TASK_ROOT")
-            .collect();
-        env.extend(task_env(&root));
-        Launch {
-            program: node.program,
-            args: node.args,
-            env,
-        }
+    let mut launch = Launch {
+        program: managed.program,
+        args: managed.args,
+        env: managed.env,
+        runtime,
     };
     launch.env.extend(f.environment.iter().cloned());
     Ok(launch)

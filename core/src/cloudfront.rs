@@ -296,4 +296,13 @@ impl CloudFrontEvent {
             _ => None,
         }
     }
+
+    /// [`Self::single`], taken out of the event.
+    pub fn into_single(self) -> Option<Cf> {
+        let mut records = self.records;
+        match records.len() {
+            1 => records.pop().map(|one| one.cf),
+            _ => None,
+        }
+    }
 }

@@ -137,17 +137,40 @@ impl EdgeFunction {
     pub fn handle(&self, event: Value, now: DateTime<Utc>) -> Result<Handled, EdgeError> {
         let event: CloudFrontEvent =
             serde_json::from_value(event).map_err(|e| EdgeError::InvalidEvent(e.to_string()))?;
-        let Some(cf) = event.single() else {
+        self.handle_event(event, now)
+    }
+
+    /// [`Self::handle`] from the event's JSON text, parsed straight into the typed event (no
+    /// `Value` in between). Text the typed parse refuses goes the `Value` way, so an error is
+    /// worded exactly as [`Self::handle`] words it (and text that is not JSON at all says where,
+    /// as `serde_json` does).
+    pub fn handle_json(&self, text: &str, now: DateTime<Utc>) -> Result<Handled, EdgeError> {
+        match serde_json::from_str::<CloudFrontEvent>(text) {
+            Ok(event) => self.handle_event(event, now),
+            Err(_) => {
+                let value: Value = serde_json::from_str(text)
+                    .map_err(|e| EdgeError::InvalidEvent(e.to_string()))?;
+                self.handle(value, now)
+            }
+        }
+    }
+
+    fn handle_event(
+        &self,
+        event: CloudFrontEvent,
+        now: DateTime<Utc>,
+    ) -> Result<Handled, EdgeError> {
+        let records = event.records.len();
+        let Some(cf) = event.into_single() else {
             return Err(EdgeError::InvalidEvent(format!(
-                "expected exactly one record, got {}",
-                event.records.len()
+                "expected exactly one record, got {records}"
             )));
         };
         let event_type = cf.config.event_type;
         if !event_type.is_request() {
             return Err(EdgeError::UnsupportedEventType(event_type.as_str()));
         }
-        let mut request = cf.request.clone();
+        let mut request = cf.request;
         let invocation = self.env.invoke(now);
         let session = self.sessions.as_ref().and_then(|store| {
             let token = self.session_token(&request)?;
@@ -163,7 +186,7 @@ impl EdgeFunction {
             request,
             invocation,
             event_type,
-            cf_request_id: cf.config.request_id.clone(),
+            cf_request_id: cf.config.request_id,
             session,
             metrics,
         })

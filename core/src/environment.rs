@@ -19,6 +19,16 @@ pub fn id_from_bytes(bytes: [u8; 16]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// How many invocations the environment runs at once: `AWS_LAMBDA_MAX_CONCURRENCY` (Lambda
+/// Managed Instances), else 1 (classic Lambda: one at a time). The functions size their async
+/// runtime by it: a single thread when invocations come one at a time.
+pub fn max_concurrency(lookup: impl Fn(&str) -> Option<String>) -> usize {
+    lookup("AWS_LAMBDA_MAX_CONCURRENCY")
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(1)
+}
+
 /// One life of an environment: replaced wholesale by [`Environment::reset`].
 #[derive(Debug)]
 struct Generation {

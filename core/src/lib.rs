@@ -20,5 +20,5 @@ pub mod uri;
 pub use config::{Config, ConfigError, SessionConfig};
 pub use echo::Echoed;
 pub use edge::{EdgeError, EdgeFunction, Handled, Init, InitError};
-pub use environment::{Environment, Invocation, format_time, id_from_bytes};
+pub use environment::{Environment, Invocation, format_time, id_from_bytes, max_concurrency};
 pub use inject::Injector;

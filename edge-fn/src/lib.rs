@@ -6,9 +6,10 @@
 
 use chrono::{DateTime, Utc};
 use edge_persist_core::cloudfront::Request;
-use edge_persist_core::{Config, EdgeError, EdgeFunction, Init, InitError, id_from_bytes};
+use edge_persist_core::{Config, EdgeError, EdgeFunction, Handled, Init, InitError, id_from_bytes};
 use lambda_runtime::{BoxFuture, Diagnostic, Error, LambdaEvent, SnapStartResource};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// Everything one execution environment keeps between invocations. `Send + Sync`: Lambda
 /// Managed Instances run several invocations at once in one environment.
@@ -75,11 +76,30 @@ impl From<HandlerError> for Diagnostic {
     }
 }
 
-/// The Lambda handler: the event arrives as JSON so that a malformed one becomes an
+/// An event as the handler takes it: its JSON text (what the runtime hands the function), or
+/// JSON already parsed (tests, fuzzing). Both give the same result and the same errors.
+pub trait EventPayload {
+    fn handle(self, edge: &EdgeFunction, now: DateTime<Utc>) -> Result<Handled, EdgeError>;
+}
+
+impl EventPayload for Value {
+    fn handle(self, edge: &EdgeFunction, now: DateTime<Utc>) -> Result<Handled, EdgeError> {
+        edge.handle(self, now)
+    }
+}
+
+/// The text, parsed straight into the typed event ([`EdgeFunction::handle_json`]).
+impl EventPayload for Box<RawValue> {
+    fn handle(self, edge: &EdgeFunction, now: DateTime<Utc>) -> Result<Handled, EdgeError> {
+        edge.handle_json(self.get(), now)
+    }
+}
+
+/// The Lambda handler: the event arrives as JSON text so that a malformed one becomes an
 /// `InvalidEvent` error the caller can read, never a panic.
 pub async fn handler(
     state: &EdgeState,
-    event: LambdaEvent<Value>,
+    event: LambdaEvent<Box<RawValue>>,
 ) -> Result<Request, HandlerError> {
     handle_at(state, event, Utc::now())
 }
@@ -87,11 +107,11 @@ pub async fn handler(
 /// [`handler`] with the clock passed in.
 pub fn handle_at(
     state: &EdgeState,
-    event: LambdaEvent<Value>,
+    event: LambdaEvent<impl EventPayload>,
     now: DateTime<Utc>,
 ) -> Result<Request, HandlerError> {
     let (payload, context) = event.into_parts();
-    match state.edge.handle(payload, now) {
+    match payload.handle(&state.edge, now) {
         Ok(handled) => {
             let inv = &handled.invocation;
             tracing::info!(

@@ -3,8 +3,20 @@ use std::sync::Arc;
 use edge_fn::{EdgeState, handler};
 use lambda_runtime::{Error, Runtime, layers::TracingLayer, service_fn};
 
-#[tokio::main]
-async fn main() -> Result<(), Error> {
+/// One invocation at a time (classic Lambda): a single-threaded runtime, with no worker threads
+/// to start at init or to hand each invocation between. Several at once (Lambda Managed
+/// Instances): tokio's multi-threaded one. docs/PERFORMANCE.md measures the difference.
+fn main() -> Result<(), Error> {
+    let runtime = match edge_persist_core::max_concurrency(|k| std::env::var(k).ok()) {
+        1 => tokio::runtime::Builder::new_current_thread(),
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    }
+    .enable_all()
+    .build()?;
+    runtime.block_on(run())
+}
+
+async fn run() -> Result<(), Error> {
     // JSON lines when the function's log format is JSON (AWS_LAMBDA_LOG_FORMAT, set by Lambda's
     // logging config, by our template and by the local stack).
     lambda_runtime::tracing::init_default_subscriber();

@@ -80,9 +80,12 @@ pub struct Environment {
     kill: Mutex<Option<oneshot::Sender<()>>>,
     cold: AtomicBool,
     invocations: AtomicU64,
+    /// The child's `/proc/<pid>/status`, kept open for the peak-memory reads of every invocation.
+    memory: Option<logs::MemoryProbe>,
 }
 
-/// 128-bit random hex id, like the ids Lambda puts in stream names.
+/// `bytes` random bytes as lowercase hex (`2 * bytes` digits), like the ids Lambda puts in
+/// stream names and trace headers.
 pub fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     // Without OS randomness, fall back to the clock: ids must differ, not be secret.
@@ -95,7 +98,13 @@ pub fn random_hex(bytes: usize) -> String {
             *b = nanos[i % nanos.len()] ^ (i as u8).wrapping_mul(31);
         }
     }
-    buf.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut hex = String::with_capacity(2 * bytes);
+    for b in buf {
+        hex.push(char::from(DIGITS[usize::from(b >> 4)]));
+        hex.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    hex
 }
 
 impl Environment {
@@ -176,6 +185,7 @@ impl Environment {
         // The child leads its own group from before its exec: its runtime's connections are let
         // in from now on (one that came first waited for this).
         api.set_owner(libc::pid_t::try_from(pid).unwrap_or_default());
+        let memory = logs::MemoryProbe::open(pid);
         let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
             return Err(std::io::Error::other("child pipes missing"));
         };
@@ -221,6 +231,7 @@ impl Environment {
             kill: Mutex::new(Some(kill_tx)),
             cold: AtomicBool::new(true),
             invocations: AtomicU64::new(0),
+            memory,
         })
     }
 
@@ -286,11 +297,12 @@ impl Environment {
         let cold = self.cold.swap(false, Ordering::AcqRel);
         let (dispatched_tx, dispatched_rx) = oneshot::channel();
         let (reply_tx, reply_rx) = oneshot::channel();
+        // One draw for both ids: 24 hex digits of root, 16 of parent.
+        let ids = random_hex(20);
+        let (root, parent) = ids.split_at(24);
         let trace_id = format!(
-            "Root=1-{:08x}-{};Parent={};Sampled=0",
+            "Root=1-{:08x}-{root};Parent={parent};Sampled=0",
             Utc::now().timestamp(),
-            random_hex(12),
-            random_hex(8)
         );
         let invocation = Invocation {
             request_id: request_id.to_owned(),
@@ -325,7 +337,7 @@ impl Environment {
             reply = &mut reply_rx => Ok(answer(reply)),
             status = exited.wait_for(Option::is_some) => Err(exit_text(status.ok().and_then(|s| s.clone()))),
             () = tokio::time::sleep_until((dispatched + timeout).into()) => Ok(Err(InvokeFailure::Timeout(timeout))),
-            () = memory_exceeded(self.pid, limit_mb) => Ok(Err(InvokeFailure::OutOfMemory(limit_mb))),
+            () = self.memory_exceeded(limit_mb) => Ok(Err(InvokeFailure::OutOfMemory(limit_mb))),
         };
         let outcome = match waited {
             Ok(outcome) => outcome,
@@ -336,7 +348,10 @@ impl Environment {
             },
         };
         // A peak between two polls still counts: the high-water mark keeps it.
-        let max_used_mb = logs::max_memory_used_mb(self.pid);
+        let max_used_mb = self
+            .memory
+            .as_ref()
+            .and_then(logs::MemoryProbe::max_used_mb);
         let outcome = match outcome {
             Ok(_) if max_used_mb.is_some_and(|m| m > u64::from(limit_mb)) => {
                 Err(InvokeFailure::OutOfMemory(limit_mb))
@@ -380,6 +395,14 @@ impl Environment {
             duration,
             init,
         })
+    }
+
+    /// Resolves once the child's peak memory passes `limit_mb`; never when it cannot be read.
+    async fn memory_exceeded(&self, limit_mb: u32) {
+        match &self.memory {
+            Some(memory) => memory_exceeded(memory, limit_mb).await,
+            None => std::future::pending().await,
+        }
     }
 
     /// SIGKILL at once (out of memory): the environment is discarded.

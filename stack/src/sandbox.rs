@@ -33,14 +33,17 @@ pub fn signal_environment(pid: u32, signal: libc::c_int) {
 
 /// Resolves once the process's peak resident memory passes `limit_mb` (polled; see
 /// docs/PERFORMANCE.md for what the polling costs).
-pub async fn memory_exceeded(pid: u32, limit_mb: u32) {
+pub async fn memory_exceeded(memory: &logs::MemoryProbe, limit_mb: u32) {
     // The first check after one period: an invocation shorter than that costs no read here
     // (the REPORT line reads the peak once at its end anyway, and that read is checked too).
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + MEMORY_POLL, MEMORY_POLL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         tick.tick().await;
-        if logs::max_memory_used_mb(pid).is_some_and(|m| m > u64::from(limit_mb)) {
+        if memory
+            .max_used_mb()
+            .is_some_and(|m| m > u64::from(limit_mb))
+        {
             return;
         }
     }

@@ -21,6 +21,7 @@ use edge_persist_tests::{fixture, fixtures_dir, init};
 use edge_stack::runtime_api::{Reply, RuntimeApi};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 const COLD_RUNS: usize = 11;
 
@@ -29,7 +30,9 @@ fn median(mut xs: Vec<f64>) -> f64 {
     xs[xs.len() / 2]
 }
 
-fn node_invoke(wasm_dir: &Path, plain_dir: &Path) -> (Vec<f64>, Vec<f64>) {
+/// ns per call: the wasm handler, the plain-JS handler, and Lambda's Node.js runtime's own work
+/// on the event (`JSON.parse` of it, `JSON.stringify` of the returned request).
+fn node_invoke(wasm_dir: &Path, plain_dir: &Path) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
     let results =
         std::env::temp_dir().join(format!("edge-persist-invoke-{}.json", std::process::id()));
     // The wasm handler logs a line per invocation, as at Lambda: that cost is part of it.
@@ -44,33 +47,55 @@ fn node_invoke(wasm_dir: &Path, plain_dir: &Path) -> (Vec<f64>, Vec<f64>) {
         .expect("node");
     assert!(status.success());
     let v: Value = serde_json::from_slice(&std::fs::read(&results).unwrap()).unwrap();
-    let rounds = |d: &Path| {
-        v[d.to_str().unwrap()]
+    let rounds = |key: &str| {
+        v[key]
             .as_array()
             .unwrap()
             .iter()
             .map(|x| x.as_f64().unwrap())
             .collect()
     };
-    (rounds(wasm_dir), rounds(plain_dir))
+    (
+        rounds(wasm_dir.to_str().unwrap()),
+        rounds(plain_dir.to_str().unwrap()),
+        rounds("runtime-json"),
+    )
 }
 
-/// edge-fn's handler as lambda_runtime calls it: JSON value in, request value out.
-fn native_invoke() -> Vec<f64> {
+/// edge-fn's handler as lambda_runtime calls it, from the event's text to the answer's text:
+/// `text` parses the event straight into the typed event (what edge-fn does now), `value` goes
+/// through a `serde_json::Value` first (what it did before). ns per call, rounds alternating.
+fn native_invoke() -> (Vec<f64>, Vec<f64>) {
     let state = EdgeState::new(Config::default(), init("bench", Utc::now())).unwrap();
-    let event = fixture("cloudfront-origin-request");
-    let run = |calls: u32| {
-        let events: Vec<Value> = (0..calls).map(|_| event.clone()).collect();
+    let text = std::fs::read(fixtures_dir().join("cloudfront-origin-request.json")).unwrap();
+    let text_path = |calls: u32| {
         let start = Instant::now();
-        for e in events {
+        for _ in 0..calls {
+            let e: Box<RawValue> = serde_json::from_slice(&text).unwrap();
             let req =
                 handle_at(&state, LambdaEvent::new(e, Context::default()), Utc::now()).unwrap();
-            std::hint::black_box(serde_json::to_value(req).unwrap());
+            std::hint::black_box(serde_json::to_vec(&req).unwrap());
         }
         start.elapsed().as_nanos() as f64 / f64::from(calls)
     };
-    run(5000);
-    (0..7).map(|_| run(20000)).collect()
+    let value_path = |calls: u32| {
+        let start = Instant::now();
+        for _ in 0..calls {
+            let e: Value = serde_json::from_slice(&text).unwrap();
+            let req =
+                handle_at(&state, LambdaEvent::new(e, Context::default()), Utc::now()).unwrap();
+            std::hint::black_box(serde_json::to_vec(&req).unwrap());
+        }
+        start.elapsed().as_nanos() as f64 / f64::from(calls)
+    };
+    text_path(5000);
+    value_path(5000);
+    let (mut text_rounds, mut value_rounds) = (Vec::new(), Vec::new());
+    for _ in 0..7 {
+        text_rounds.push(text_path(20000));
+        value_rounds.push(value_path(20000));
+    }
+    (text_rounds, value_rounds)
 }
 
 /// Spawn to the first response posted to the Runtime API, in ms.
@@ -183,12 +208,14 @@ fn main() {
     )
     .unwrap();
 
-    let (wasm_rounds, plain_rounds) = node_invoke(&wasm_dir, &plain_dir);
-    let native_rounds = native_invoke();
-    let (wasm_ns, plain_ns, native_ns) = (
+    let (wasm_rounds, plain_rounds, runtime_rounds) = node_invoke(&wasm_dir, &plain_dir);
+    let (native_rounds, value_rounds) = native_invoke();
+    let (wasm_ns, plain_ns, runtime_ns, native_ns, value_ns) = (
         median(wasm_rounds.clone()),
         median(plain_rounds.clone()),
+        median(runtime_rounds.clone()),
         median(native_rounds.clone()),
+        median(value_rounds.clone()),
     );
 
     let (mut cold_wasm, mut cold_plain, mut cold_native) = (Vec::new(), Vec::new(), Vec::new());
@@ -213,19 +240,33 @@ fn main() {
     let size = |p: PathBuf| p.metadata().map(|m| m.len()).unwrap_or(0);
     println!("node {}", node_version.trim());
     println!(
-        "\n| per invocation (median of 7 rounds x 20,000 calls) | ns/call | vs plain JS |\n|---|---|---|"
+        "\n| per invocation (median of 7 rounds x 20,000 calls) | ns/call | vs the Node.js runtime's JSON work | vs plain JS |\n|---|---|---|---|"
     );
     println!(
-        "| Node.js + wasm handler (dist/lambda-edge) | {wasm_ns:.0} | {:.2}x |",
+        "| Node.js + wasm handler (dist/lambda-edge) | {wasm_ns:.0} | {:.2}x | {:.2}x |",
+        wasm_ns / runtime_ns,
         wasm_ns / plain_ns
     );
-    println!("| plain-JS handler (article) | {plain_ns:.0} | 1.00x |");
     println!(
-        "| native edge-fn handler (Rust, no runtime) | {native_ns:.0} | {:.2}x |",
+        "| Lambda's Node.js runtime: JSON.parse(event) + JSON.stringify(request) | {runtime_ns:.0} | 1.00x | {:.2}x |",
+        runtime_ns / plain_ns
+    );
+    println!(
+        "| plain-JS handler (article) | {plain_ns:.0} | {:.2}x | 1.00x |",
+        plain_ns / runtime_ns
+    );
+    println!(
+        "| native edge-fn handler, event text -> typed -> answer text (Rust, no runtime) | {native_ns:.0} | {:.2}x | {:.2}x |",
+        native_ns / runtime_ns,
         native_ns / plain_ns
     );
     println!(
-        "\nrounds ns: wasm {wasm_rounds:.0?} plain {plain_rounds:.0?} native {native_rounds:.0?}"
+        "| native, the same through a serde_json::Value (before) | {value_ns:.0} | {:.2}x | {:.2}x |",
+        value_ns / runtime_ns,
+        value_ns / plain_ns
+    );
+    println!(
+        "\nrounds ns: wasm {wasm_rounds:.0?} runtime-json {runtime_rounds:.0?} plain {plain_rounds:.0?} native {native_rounds:.0?} value {value_rounds:.0?}"
     );
     println!(
         "\n| cold init: spawn -> first response at the Runtime API (median of {COLD_RUNS}) | ms | vs plain JS |\n|---|---|---|"

@@ -280,3 +280,55 @@ fn snapstart_reset_gives_a_new_identity_and_value() {
         ("restored", true)
     );
 }
+
+/// The handler as the runtime calls it now: the event's text, parsed straight into the typed
+/// event.
+fn call_text(state: &EdgeState, text: &str, now: DateTime<Utc>) -> Result<Value, Diagnostic> {
+    let raw = serde_json::value::RawValue::from_string(text.to_owned()).unwrap();
+    handle_at(state, LambdaEvent::new(raw, Context::default()), now)
+        .map(|req| serde_json::to_value(req).unwrap())
+        .map_err(Diagnostic::from)
+}
+
+#[test]
+fn the_event_text_gives_what_the_parsed_event_gives_answers_and_errors_alike() {
+    let record = |cf: Value| json!({"Records": [{"cf": cf}]});
+    let request = fixture("cloudfront-origin-request");
+    let cf = request["Records"][0]["cf"].clone();
+    let mut texts: Vec<String> = fixtures("cloudfront-")
+        .into_iter()
+        .map(|(_, event)| event.to_string())
+        .collect();
+    texts.extend([
+        // Two records, none, the wrong shapes, a header list that is not a list.
+        json!({"Records": [{"cf": cf.clone()}, {"cf": cf.clone()}]}).to_string(),
+        json!({"Records": []}).to_string(),
+        json!({}).to_string(),
+        json!([1, 2]).to_string(),
+        record(json!({"config": cf["config"].clone()})).to_string(),
+        record(json!({"config": cf["config"].clone(), "request": {"uri": 7}})).to_string(),
+        {
+            let mut bad = cf.clone();
+            bad["request"]["headers"]["host"] = json!("not a list");
+            record(bad).to_string()
+        },
+        // A field twice: the typed parse refuses it, the parsed JSON keeps the last one.
+        request
+            .to_string()
+            .replacen("\"uri\":", "\"uri\":\"/first\",\"uri\":", 1),
+        // Pretty-printed, with unknown fields kept.
+        {
+            let mut extra = request.clone();
+            extra["Records"][0]["cf"]["request"]["future"] = json!({"field": [1, 2.5, null]});
+            serde_json::to_string_pretty(&extra).unwrap()
+        },
+    ]);
+    // Two environments fed the same events in step: one by value, one by text.
+    let (by_value, by_text) = (state(), state());
+    for text in &texts {
+        let value: Value = serde_json::from_str(text).unwrap();
+        let expected = outcome(call(&by_value, value, t0()));
+        let got = outcome(call_text(&by_text, text, t0()));
+        assert_eq!(got, expected, "for the event {text}");
+    }
+}

@@ -68,7 +68,11 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
 /// controls too): one log or access-log line stays one line, and a terminal showing it obeys no
 /// escape sequence a function or a client put in it.
 pub fn sanitize(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(|c| c.is_control() && c != '\t') {
+    // Every control character is a byte below 0x20, DEL, or (C1, U+0080 to U+009F) a two-byte
+    // sequence starting 0xC2: text without those bytes, every log line the functions write in
+    // practice, is looked at bytewise and kept as it is.
+    let suspect = |b: &u8| (*b < 0x20 && *b != b'\t') || *b == 0x7f || *b == 0xc2;
+    if !text.as_bytes().iter().any(suspect) || !text.chars().any(|c| c.is_control() && c != '\t') {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 8);
@@ -114,6 +118,9 @@ mod tests {
     #[test]
     fn control_characters_are_escaped() {
         assert!(matches!(sanitize("plain\ttext é"), Cow::Borrowed(_)));
+        // U+00A3 starts with the byte C1 controls start with, and is no control.
+        assert!(matches!(sanitize("£ \u{a0}"), Cow::Borrowed(_)));
+        assert_eq!(sanitize("a\u{85}b\u{7f}"), "a\\u{85}b\\u{7f}");
         assert_eq!(
             sanitize("a\nEND RequestId: x\u{1b}[2J\u{9b}"),
             "a\\nEND RequestId: x\\u{1b}[2J\\u{9b}"

@@ -297,16 +297,40 @@ fn is_stream_path(relative: &Path) -> bool {
 
 /// Peak resident set size of a live process in MB, as Lambda's "Max Memory Used" reports it.
 pub fn max_memory_used_mb(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kb: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
-    Some(kb.div_ceil(1024))
+    MemoryProbe::open(pid)?.max_used_mb()
+}
+
+/// A process's `/proc/<pid>/status`, opened once and read again from its start for each look
+/// at the peak (`VmHWM`): the warm path reads it after every invocation, and the open and close
+/// of the path were half the cost of a read (docs/PERFORMANCE.md).
+#[derive(Debug)]
+pub struct MemoryProbe {
+    status: std::fs::File,
+}
+
+impl MemoryProbe {
+    pub fn open(pid: u32) -> Option<Self> {
+        let status = std::fs::File::open(format!("/proc/{pid}/status")).ok()?;
+        Some(Self { status })
+    }
+
+    /// Peak RSS in MB, rounded up; `None` once the process is gone.
+    pub fn max_used_mb(&self) -> Option<u64> {
+        use std::os::unix::fs::FileExt;
+        // VmHWM is in the first kilobyte of the file; the whole of it is about 1.5 KB.
+        let mut buf = [0u8; 4096];
+        let n = self.status.read_at(&mut buf, 0).ok()?;
+        let status = std::str::from_utf8(&buf[..n]).ok()?;
+        let kb: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))?
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()?;
+        Some(kb.div_ceil(1024))
+    }
 }
 
 /// Every stream file of a group, oldest first (by the first line's time, then name).
@@ -387,5 +411,29 @@ mod tests {
     fn reads_own_peak_rss() {
         assert!(max_memory_used_mb(std::process::id()).is_some_and(|m| m > 0));
         assert_eq!(max_memory_used_mb(u32::MAX), None);
+    }
+
+    #[test]
+    fn a_kept_probe_sees_the_peak_grow_and_the_process_go() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let probe = MemoryProbe::open(child.id()).unwrap();
+        assert!(probe.max_used_mb().is_some_and(|m| m > 0));
+        // Read again from the start: the same answer, not the end of the file.
+        assert!(probe.max_used_mb().is_some_and(|m| m > 0));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(probe.max_used_mb(), None, "a reaped process has no peak");
+
+        let own = MemoryProbe::open(std::process::id()).unwrap();
+        let before = own.max_used_mb().unwrap();
+        let big = vec![1u8; 64 * 1024 * 1024];
+        std::hint::black_box(&big);
+        assert!(
+            own.max_used_mb().unwrap() >= before + 60,
+            "the peak grew by 64 MB"
+        );
     }
 }

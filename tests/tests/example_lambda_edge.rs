@@ -90,3 +90,48 @@ async fn the_example_redirects_at_the_viewer_and_adds_security_headers_at_the_or
     }
     stack.stop().await;
 }
+
+/// The same example as the README runs it: `edge-stack up --template
+/// examples/lambda-edge/template.yaml`. The template has no load balancer, so alb-fn stands in
+/// for its origin (given here as a debug binary, to spare a release build).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_template_runs_with_up_template() {
+    let b = bins();
+    let template = example("template.yaml");
+    let r = edge_persist_tests::stack::up_cli(
+        "example-lambda-edge-template",
+        &[
+            "--template",
+            &template.display().to_string(),
+            "--alb-bin",
+            &b.alb_fn.display().to_string(),
+        ],
+        Duration::from_secs(120),
+    );
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let moved = client
+        .get(format!("{}/old", r.url))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET /old: {e}"));
+    assert_eq!(moved.status().as_u16(), 301);
+    assert_eq!(moved.headers()["location"], "/new");
+    let page = client
+        .get(format!("{}/", r.url))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET /: {e}"));
+    assert_eq!(page.status().as_u16(), 200);
+    assert_eq!(page.headers()["x-frame-options"], "DENY");
+    // Each function writes its own log group, named as Lambda@Edge names it.
+    for name in ["RedirectFunction", "SecurityHeadersFunction"] {
+        let group = r
+            .dir
+            .join(format!("logs/aws/lambda/us-east-1.edge-persist-{name}"));
+        assert!(group.is_dir(), "no log group {}", group.display());
+    }
+}

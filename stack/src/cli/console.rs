@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::time::Duration;
 
+use edge_persist_core::cloudfront::EventType;
 use edge_stack::RequestRecord;
 use tokio::sync::broadcast::{self, error::RecvError};
 
@@ -12,6 +13,12 @@ pub struct Banner<'a> {
     pub url: &'a str,
     /// The cache behaviour's policies, as `Policies::describe` words them.
     pub policies: &'a str,
+    /// Each Lambda@Edge association: trigger and function name, in CloudFront's order.
+    pub triggers: &'a [(EventType, String)],
+    /// The ALB's target function.
+    pub origin: &'a str,
+    /// The header carrying the persisted value.
+    pub header: &'a str,
     pub alb: std::net::SocketAddr,
     pub port: u16,
     pub limit: usize,
@@ -21,25 +28,67 @@ pub struct Banner<'a> {
 
 pub fn print_banner(b: &Banner<'_>) {
     let url = b.url;
+    let edge_fn = |event: EventType| {
+        b.triggers
+            .iter()
+            .find(|(e, _)| *e == event)
+            .map(|(_, name)| name.as_str())
+    };
+    let function = |name: &str, what: &str, group: String| {
+        println!("           {name}  ({what}, log group {group})");
+    };
+    let step = |label: &str| {
+        println!("             │ {label}");
+        println!("             ▼");
+    };
     println!("edge-stack is up: {url}\n");
     println!("  curl ──▶ CloudFront {url}  ({})", b.policies);
-    println!("             │ origin-request event");
-    println!("             ▼");
-    println!("           edge-fn  (Lambda@Edge, log group /aws/lambda/us-east-1.edge-fn)");
-    println!("             │ request + custom_header");
-    println!("             ▼");
+    for (event, then) in [
+        (EventType::ViewerRequest, None),
+        (EventType::OriginRequest, Some("request")),
+    ] {
+        if let Some(name) = edge_fn(event) {
+            step(&format!("{} event", event.as_str()));
+            function(name, "Lambda@Edge", edge_stack::logs::log_group(name, true));
+            if let Some(then) = then {
+                let persisted = if b.header.is_empty() || name != "edge-fn" {
+                    String::new()
+                } else {
+                    format!(" + {}", b.header)
+                };
+                step(&format!("{then}{persisted}"));
+            }
+        }
+    }
+    if edge_fn(EventType::OriginRequest).is_none() {
+        step("request");
+    }
     println!("           ALB http://{}", b.alb);
-    println!("             │ target event");
-    println!("             ▼");
-    println!("           alb-fn   (Lambda, log group /aws/lambda/alb-fn)\n");
+    step("target event");
+    function(
+        b.origin,
+        "Lambda",
+        edge_stack::logs::log_group(b.origin, false),
+    );
+    for event in [EventType::OriginResponse, EventType::ViewerResponse] {
+        if let Some(name) = edge_fn(event) {
+            step(&format!("{} event", event.as_str()));
+            function(name, "Lambda@Edge", edge_stack::logs::log_group(name, true));
+        }
+    }
+    println!();
     println!(
         "  environments: up to {} per function, idle {}, lifetime {}",
         b.limit,
         humantime::format_duration(b.idle),
         humantime::format_duration(b.life)
     );
+    let first = b
+        .triggers
+        .first()
+        .map_or("alb-fn", |(_, name)| name.as_str());
     println!(
-        "  recycle: edge-stack recycle --port {}   logs: edge-stack logs edge-fn   stop: Ctrl-C\n",
+        "  recycle: edge-stack recycle --port {}   logs: edge-stack logs {first}   stop: Ctrl-C\n",
         b.port
     );
 }

@@ -13,7 +13,7 @@ use edge_stack::binaries;
 use edge_stack::environment::{EDGE_MAX_TIMEOUT, FunctionSpec};
 use edge_stack::template::code::{self, Launch};
 use edge_stack::template::resolve::{DEFAULT_STACK_NAME, Inputs};
-use edge_stack::template::twin::{Association, Function, Twin};
+use edge_stack::template::twin::{Association, Code, Function, Twin};
 use edge_stack::template::{Template, validate};
 use edge_stack::{AlbOptions, EdgeAssociation, PoolSettings, Runtime, Stack, StackConfig};
 
@@ -225,6 +225,25 @@ fn associations<'t>(twin: &'t Twin, path: &Path) -> Result<Vec<(&'t Association,
     Ok(found)
 }
 
+/// The load balancer's target function; for a template without one (a distribution in front
+/// of an origin the stack does not emulate), the project's alb-fn with Lambda's defaults stands
+/// in, so the template's Lambda@Edge functions can still be tried.
+fn origin_function(twin: &Twin) -> Function {
+    twin.origin().cloned().unwrap_or_else(|| Function {
+        id: "alb-fn".into(),
+        name: "alb-fn".into(),
+        runtime: Runtime::ProvidedAl2023.id(),
+        handler: None,
+        code: Code::Dir(PathBuf::new()),
+        memory_mb: 128,
+        timeout: Duration::from_secs(3),
+        environment: vec![],
+        log_format: edge_stack::logs::LogFormat::Json,
+        log_group: None,
+        architectures: vec![],
+    })
+}
+
 /// What the origin-request edge function runs.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum EdgeCode {
@@ -257,12 +276,14 @@ pub fn run(up: Up, dir: &Path) -> Result<()> {
     let path = template_path(&up);
     let twin = read_twin(&up, &path)?;
     let edge_fns = associations(&twin, &path)?;
-    let origin_fn = twin.origin().ok_or_else(|| {
-        format!(
-            "{}: the load balancer has no target function",
+    if twin.origin().is_none() {
+        eprintln!(
+            "edge-stack: {}: no load balancer with a Lambda target: the distribution's origin is \
+             not emulated, alb-fn (built from this workspace) stands in for it",
             path.display()
-        )
-    })?;
+        );
+    }
+    let origin_fn = &origin_function(&twin);
     // What the edge runs: the template's code unless a flag replaces it (--edge-bin: native).
     let edge = match (up.edge, &up.edge_bin) {
         (Some(EdgeRuntime::Native), _) | (None, Some(_)) => EdgeCode::Native,
@@ -275,7 +296,7 @@ pub fn run(up: Up, dir: &Path) -> Result<()> {
             code::check(f).map_err(|e| format!("{}: {e}", path.display()))?;
         }
     }
-    if up.alb_bin.is_none() {
+    if up.alb_bin.is_none() && twin.origin().is_some() {
         code::check(origin_fn).map_err(|e| format!("{}: {e}", path.display()))?;
     }
     if !twin.ignored.is_empty() {
@@ -328,6 +349,9 @@ fn build(
     if edge == EdgeCode::Native && up.edge_bin.is_none() {
         wanted.push("edge-fn");
     }
+    if twin.origin().is_none() && up.alb_bin.is_none() {
+        wanted.push("alb-fn");
+    }
     let built = if wanted.is_empty() {
         Default::default()
     } else {
@@ -337,12 +361,11 @@ fn build(
         );
         binaries::cargo_build(&wanted, true, &wanted).map_err(|e| e.to_string())?
     };
-    let origin_fn = twin
-        .origin()
-        .ok_or("the load balancer has no target function")?;
-    let origin = match &up.alb_bin {
+    let origin_fn = &origin_function(twin);
+    let native_origin = up.alb_bin.clone().or_else(|| built.get("alb-fn").cloned());
+    let origin = match native_origin {
         Some(bin) => Launch {
-            program: bin.clone(),
+            program: bin,
             args: vec![],
             env: origin_fn.environment.clone(),
             runtime: Runtime::ProvidedAl2023,
@@ -397,9 +420,7 @@ fn build(
 /// flag the user gave, else the template's value. Every Lambda@Edge association becomes one of
 /// the stack's; a function on several triggers is one function (one pool), as in Lambda.
 fn stack_config(twin: &Twin, up: &Up, launches: Launches, dir: &Path) -> Result<StackConfig> {
-    let origin_fn = twin
-        .origin()
-        .ok_or("the load balancer has no target function")?;
+    let origin_fn = &origin_function(twin);
     let defaults = edge_persist_core::config::Config::default();
     let persisted_header = up
         .persisted_header
@@ -470,7 +491,7 @@ fn stack_config(twin: &Twin, up: &Up, launches: Launches, dir: &Path) -> Result<
     }
     let mut origin_launch = launches.origin;
     origin_launch.env.extend(header_env);
-    let template_alb = &twin.load_balancer;
+    let template_alb = twin.load_balancer.clone().unwrap_or_default();
     let mut policies = twin.distribution.policies.clone();
     if up.cache_policy.is_some() || up.origin_request_policy.is_some() {
         let cache = up.cache_policy.as_deref().unwrap_or("CachingDisabled");
@@ -513,10 +534,19 @@ async fn serve(config: StackConfig) -> Result<()> {
     let pool = config.origin_pool.clone();
     let header = config.persisted_header.clone();
     let policies = config.policies.describe();
+    let triggers: Vec<(EventType, String)> = config
+        .associations
+        .iter()
+        .map(|a| (a.event_type, a.function.name.clone()))
+        .collect();
+    let origin = config.origin.name.clone();
     let stack = Stack::start(config).await?;
     console::print_banner(&console::Banner {
         url: &stack.url(),
         policies: &policies,
+        triggers: &triggers,
+        origin: &origin,
+        header: &header,
         alb: stack.alb,
         port: stack.cloudfront.port(),
         limit: pool.concurrency_limit,

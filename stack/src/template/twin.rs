@@ -81,7 +81,7 @@ pub struct Distribution {
     pub custom_error_responses: Vec<CustomErrorResponse>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LoadBalancer {
     pub id: String,
     pub listener_port: u16,
@@ -98,7 +98,9 @@ pub struct Twin {
     pub stack_name: String,
     pub functions: BTreeMap<String, Function>,
     pub distribution: Distribution,
-    pub load_balancer: LoadBalancer,
+    /// None: the template has no load balancer (a distribution in front of another origin,
+    /// which the stack does not emulate; `up` puts alb-fn in its place).
+    pub load_balancer: Option<LoadBalancer>,
     /// Resources the stack does not emulate: (logical id, type).
     pub ignored: Vec<(String, String)>,
     /// Settings read but not emulated (an ALB attribute the stack has no behaviour for).
@@ -124,9 +126,16 @@ impl Twin {
         for f in live(&r, t, "AWS::Lambda::Function") {
             functions.insert(f.id.clone(), function(&r, f, template_dir)?);
         }
-        let distribution = distribution(&r, t, &functions)?;
+        let has_alb = live(&r, t, "AWS::ElasticLoadBalancingV2::LoadBalancer")
+            .next()
+            .is_some();
+        let distribution = distribution(&r, t, &functions, has_alb)?;
         let mut ignored_settings = Vec::new();
-        let load_balancer = load_balancer(&r, t, &functions, &mut ignored_settings)?;
+        let load_balancer = if has_alb {
+            Some(load_balancer(&r, t, &functions, &mut ignored_settings)?)
+        } else {
+            None
+        };
         let ignored = t
             .resources
             .values()
@@ -155,7 +164,7 @@ impl Twin {
 
     /// The load balancer's target function.
     pub fn origin(&self) -> Option<&Function> {
-        self.functions.get(&self.load_balancer.target)
+        self.functions.get(&self.load_balancer.as_ref()?.target)
     }
 }
 
@@ -385,6 +394,7 @@ fn distribution(
     r: &Resolver<'_>,
     t: &Template,
     functions: &BTreeMap<String, Function>,
+    has_alb: bool,
 ) -> Result<Distribution, TemplateError> {
     let d = one(
         r,
@@ -436,7 +446,8 @@ fn distribution(
             )
         })?;
     let o_path = format!("{base}.Origins[{i}]");
-    if origin["DomainName"] != LOCAL_HOST {
+    // Without a load balancer in the template, any origin: it is not emulated (alb-fn stands in).
+    if has_alb && origin["DomainName"] != LOCAL_HOST {
         return Err(at(
             &format!("{o_path}.DomainName"),
             format!(
@@ -813,7 +824,7 @@ mod tests {
         assert_eq!(p.cache.name, "NoCachePolicy");
         assert!(p.forwards_cookie("edge_session") && !p.forwards_cookie("other"));
         assert!(p.forwards_header("accept") && !p.forwards_header("user-agent"));
-        let lb = &twin.load_balancer;
+        let lb = twin.load_balancer.as_ref().unwrap();
         assert!(!lb.drop_invalid_header_fields && !lb.multi_value_headers);
         assert_eq!(
             (lb.listener_port, lb.target.as_str()),

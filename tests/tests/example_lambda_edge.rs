@@ -18,6 +18,15 @@ fn example(dir: &str) -> PathBuf {
         .join(dir)
 }
 
+/// A client that shows redirects instead of following them.
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_example_redirects_at_the_viewer_and_adds_security_headers_at_the_origin() {
     let b = bins();
@@ -47,11 +56,7 @@ async fn the_example_redirects_at_the_viewer_and_adds_security_headers_at_the_or
     // Deployable as it is: no native test mode.
     cfg.edge_native_test = false;
     let stack = TestStack::start(cfg).await;
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"));
+    let client = no_redirects();
 
     let moved = client
         .get(format!("{}/old?ref=mail", stack.stack.url()))
@@ -108,11 +113,7 @@ async fn the_example_template_runs_with_up_template() {
         ],
         Duration::from_secs(120),
     );
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"));
+    let client = no_redirects();
     let moved = client
         .get(format!("{}/old", r.url))
         .send()

@@ -179,6 +179,56 @@ async fn template_memory_and_timeout_apply_and_a_flag_overrides_them() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_templates_alb_attributes_apply() {
+    // The target group's multi-value mode and the load balancer's header-name rule, from the
+    // template (the project's sets both to false); the viewer's headers reach the ALB only with a
+    // policy that forwards them.
+    let (dir, template) = template_with(
+        "template-alb-attributes",
+        &[
+            (
+                "Key: routing.http.drop_invalid_header_fields.enabled\n          Value: \"false\"",
+                "Key: routing.http.drop_invalid_header_fields.enabled\n          Value: \"true\"",
+            ),
+            (
+                "Key: lambda.multi_value_headers.enabled\n          Value: \"false\"",
+                "Key: lambda.multi_value_headers.enabled\n          Value: \"true\"",
+            ),
+        ],
+    );
+    let t = template.display().to_string();
+    let r = up_cli(
+        "template-alb-attributes-run",
+        &["--template", &t, "--origin-request-policy", "AllViewer"],
+        READY,
+    );
+    let c = client();
+    let answer = fetch(
+        &c,
+        &format!("{}/?k=1&k=2", r.url),
+        &[
+            ("accept", "application/json"),
+            ("x-repeat", "a"),
+            ("x-repeat", "b"),
+        ],
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&answer.body).unwrap_or_else(|e| panic!("{e}: {}", answer.body));
+    assert_eq!(
+        doc["headers"]["x-repeat"],
+        serde_json::json!(["a", "b"]),
+        "the target group's multi-value mode: {doc}"
+    );
+    assert!(
+        doc["headers"].get("custom_header").is_none(),
+        "the load balancer drops header names with an underscore: {doc}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// `up` with this template and these flags fails before it starts anything, saying `says`.
 fn refused(tag: &str, template: &Path, extra: &[&str], says: &str) {
     let dir = run_dir(tag);

@@ -46,6 +46,9 @@ pub struct StackConfig {
     /// edge-fn, environment variables, a timeout or memory over its trigger's quota): the
     /// native test mode, for speed. Off, such an edge function is refused at start.
     pub edge_native_test: bool,
+    /// The distribution's custom error responses (CloudFront's `CustomErrorResponses`); empty:
+    /// every error goes to the viewer as the origin answered it.
+    pub error_responses: Vec<crate::cloudfront::CustomErrorResponse>,
 }
 
 /// One Lambda@Edge association of the cache behaviour: which trigger runs which function.
@@ -201,6 +204,7 @@ impl Stack {
             read_timeout: config.origin_read_timeout,
             bodies: BodyBudget::new(config.listener),
             policies: config.policies.clone(),
+            error_responses: config.error_responses.clone(),
         });
         let cf_addr = SocketAddr::new(config.bind, config.port);
         let (cf_listener, cloudfront) = bind(cf_addr).await?;

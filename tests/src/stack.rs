@@ -100,6 +100,7 @@ pub fn config(tag: &str, edge: &Path, origin: &Path) -> StackConfig {
         policies: edge_stack::cloudfront::Policies::default(),
         // The native edge-fn and fault-fn are custom runtimes: the native test mode.
         edge_native_test: true,
+        error_responses: Vec::new(),
     }
 }
 

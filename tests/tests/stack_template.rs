@@ -180,6 +180,42 @@ async fn template_memory_and_timeout_apply_and_a_flag_overrides_them() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn template_custom_error_responses_apply() {
+    // The origin is the test-only fault-fn (`/alb/status-<n>` answers status `n`, any other path
+    // 200 `ok` naming the path); the distribution replaces its 404 with a page and a 200.
+    let (dir, _) = template_with("template-errors-code", &[]);
+    let code = dir.join("origin-code");
+    std::fs::create_dir_all(&code).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::copy(&bins().fault_fn, code.join("bootstrap")).unwrap_or_else(|e| panic!("{e}"));
+    let alb_zip = edge_stack::binaries::workspace_root().join("dist/alb-fn.zip");
+    let code_line = format!("Code: {}", alb_zip.display());
+    let (_, template) = template_with(
+        "template-errors",
+        &[
+            (&code_line, &format!("Code: {}", code.display())),
+            (
+                "        DefaultCacheBehavior:",
+                "        CustomErrorResponses:\n          - {ErrorCode: 404, ResponseCode: 200, ResponsePagePath: /errors/404.html, ErrorCachingMinTTL: 10}\n          - {ErrorCode: 500, ErrorCachingMinTTL: 0}\n        DefaultCacheBehavior:",
+            ),
+        ],
+    );
+    let t = template.display().to_string();
+    let r = up_cli("template-errors-run", &["--template", &t], READY);
+    let c = client();
+    let page = fetch(&c, &format!("{}/alb/status-404", r.url), &[]).await;
+    assert_eq!(page.status, 200, "{page:?}");
+    assert_eq!(page.body, "ok");
+    assert_eq!(page.header("x-fault-path"), Some("/errors/404.html"));
+    assert_eq!(page.header("x-cache"), Some("Error from cloudfront"));
+    // 500 has only an error caching TTL: the origin's answer goes to the viewer as it is.
+    let plain = fetch(&c, &format!("{}/alb/status-500", r.url), &[]).await;
+    assert_eq!(plain.status, 500, "{plain:?}");
+    assert_eq!(plain.body, "origin 500");
+    drop(r);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_templates_alb_attributes_apply() {
     // The target group's multi-value mode and the load balancer's header-name rule, from the
     // template (the project's sets both to false); the viewer's headers reach the ALB only with a

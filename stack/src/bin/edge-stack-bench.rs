@@ -453,6 +453,7 @@ fn config(
         listener: edge_stack::serve::ListenerLimits::PUBLIC,
         policies: edge_stack::cloudfront::Policies::default(),
         edge_native_test: true,
+        error_responses: Vec::new(),
     }
 }
 

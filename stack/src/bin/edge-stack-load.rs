@@ -170,6 +170,7 @@ async fn main() -> Result<(), Error> {
         policies: edge_stack::cloudfront::Policies::default(),
         // edge-fn is a custom runtime: the native test mode.
         edge_native_test: true,
+        error_responses: Vec::new(),
     };
     let stack = Stack::start(config).await?;
     let url = format!("{}/", stack.url());

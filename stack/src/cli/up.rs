@@ -523,6 +523,7 @@ fn stack_config(twin: &Twin, up: &Up, launches: Launches, dir: &Path) -> Result<
         origin_read_timeout: Duration::from_secs(30),
         policies,
         edge_native_test: launches.native_edge,
+        error_responses: twin.distribution.custom_error_responses.clone(),
         listener: edge_stack::serve::ListenerLimits::PUBLIC,
     })
 }

@@ -22,10 +22,12 @@ use tokio::sync::broadcast;
 
 use crate::environment::{InvokeFailure, random_hex};
 use crate::pool::{Outcome, Pool, PoolError};
+pub use error_pages::CustomErrorResponse;
 use event::{OriginTarget, Viewer, cf_request_id};
 pub use failure::{Failure, ResultType};
 pub use policy::Policies;
 
+mod error_pages;
 pub mod event;
 mod failure;
 mod origin;
@@ -108,6 +110,8 @@ pub struct CloudFront {
     pub bodies: crate::serve::BodyBudget,
     /// The cache behaviour's cache and origin request policies.
     pub policies: Policies,
+    /// The distribution's custom error responses.
+    pub error_responses: Vec<CustomErrorResponse>,
 }
 
 fn pool_failure(err: &PoolError) -> Failure {
@@ -603,17 +607,29 @@ async fn serve(
                 .header_values(&cf.persisted_header)
                 .next()
                 .map(str::to_owned);
-            let mut response = forward(cf, &origin_request, body, request_id).await?;
-            if !cf.policies.forwards_cookies() {
-                // Cookies not forwarded: CloudFront drops the origin's Set-Cookie too.
-                response.headers_mut().remove("set-cookie");
-            }
-            let answer = Answer::from_origin(response);
+            let answer = match fetch(cf, &origin_request, body, request_id).await {
+                // CloudFront's own 502/504 for an origin it could not read: a custom error
+                // page replaces it as it replaces the origin's.
+                Err(f) => {
+                    let page =
+                        error_pages::page(cf, &origin_request, request_id, f.status, record).await;
+                    record.detail = Some(f.detail.clone());
+                    return page.ok_or(f)??.into_response();
+                }
+                Ok(answer) => answer,
+            };
             origin_status = Some(answer.status);
-            match cf.triggers.get(EventType::OriginResponse) {
+            let answer = match cf.triggers.get(EventType::OriginResponse) {
                 Some(t) => response_trigger(t, request_id, &origin_request, answer, record).await?,
                 None => answer,
+            };
+            // A custom error page goes to the viewer without viewer-response.
+            if let Some(page) =
+                error_pages::page(cf, &origin_request, request_id, answer.status, record).await
+            {
+                return page?.into_response();
             }
+            answer
         }
     };
     // [cache]; then viewer-response, except when the origin answered 400 or more.
@@ -624,6 +640,21 @@ async fn serve(
         _ => answer,
     };
     answer.into_response()
+}
+
+/// `req` sent to the origin, its answer read whole in the shape the response triggers see.
+async fn fetch(
+    cf: &CloudFront,
+    req: &edge_persist_core::cloudfront::Request,
+    body: Bytes,
+    request_id: &str,
+) -> Result<Answer, Failure> {
+    let mut response = forward(cf, req, body, request_id).await?;
+    if !cf.policies.forwards_cookies() {
+        // Cookies not forwarded: CloudFront drops the origin's Set-Cookie too.
+        response.headers_mut().remove("set-cookie");
+    }
+    Ok(Answer::from_origin(response))
 }
 
 /// A query string a function sets may not hold spaces, control characters or `#`.

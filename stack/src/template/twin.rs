@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use super::resolve::{Inputs, LOCAL_HOST, Resolver, function_arn};
 use super::{Resource, Template, TemplateError};
+pub use crate::cloudfront::CustomErrorResponse;
 use crate::cloudfront::policy::{CachePolicy, Includes, OriginRequestPolicy, Policies};
 use crate::logs::LogFormat;
 
@@ -63,14 +64,6 @@ pub struct Association {
     /// Logical id of the function behind the version.
     pub function: String,
     pub version_arn: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CustomErrorResponse {
-    pub error_code: u16,
-    pub response_code: Option<u16>,
-    pub response_page_path: Option<String>,
-    pub error_caching_min_ttl: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

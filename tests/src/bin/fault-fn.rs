@@ -19,7 +19,8 @@
 //! - ALB target: `/alb/invalid` returns a non-response, `/alb/big` a response over 1 MB,
 //!   `/alb/hang` never answers, `/alb/crash` exits, `/alb/error` returns a function error,
 //!   `/alb/null-<field>` answers with that field `null`, `/alb/echo` answers with the event it got
-//!   as a JSON body, `/alb/sleep-<ms>` waits first; anything else answers 200 `ok` with the path
+//!   as a JSON body, `/alb/sleep-<ms>` waits first, `/alb/status-<n>` answers status `n` with the
+//!   body `origin <n>`; anything else answers 200 `ok` with the path
 //!   it got in `x-fault-path`.
 //! - init: `FAULT_INIT_SLEEP_MS` (a function environment variable) makes Init take that long.
 
@@ -210,6 +211,14 @@ async fn target(event: Value, id: &str) -> Result<Value, Diagnostic> {
                     "headers": {"content-type": "text/plain"}, "body": "ok", "isBase64Encoded": false});
                 answer[field] = Value::Null;
                 return Ok(answer);
+            }
+            if let Some(status) = other
+                .strip_prefix("/alb/status-")
+                .and_then(|s| s.parse::<u16>().ok())
+            {
+                return Ok(json!({"statusCode": status,
+                    "headers": {"content-type": "text/plain", "x-fault-path": other},
+                    "body": format!("origin {status}"), "isBase64Encoded": false}));
             }
             if let Some(ms) = other
                 .strip_prefix("/alb/sleep-")

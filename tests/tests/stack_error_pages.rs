@@ -85,9 +85,10 @@ async fn a_status_without_a_page_goes_to_the_viewer_unchanged() {
         let answer = stack.get(&format!("/alb/status-{status}")).await;
         assert_eq!(answer.status, status, "{answer:?}");
         assert_eq!(answer.body, format!("origin {status}"));
-        assert_eq!(answer.header("x-cache"), Some("Miss from cloudfront"));
+        // The origin's error, not replaced: still an error in CloudFront's words.
+        assert_eq!(answer.header("x-cache"), Some("Error from cloudfront"));
         let record = next_record(&mut records).await;
-        assert_eq!((record.status, record.result), (status, ResultType::Miss));
+        assert_eq!((record.status, record.result), (status, ResultType::Error));
     }
     stack.stop().await;
 }

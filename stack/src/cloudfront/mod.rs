@@ -197,6 +197,11 @@ pub async fn handle(
         record.detail = Some(f.detail.clone());
         f.page(&request_id)
     });
+    // An origin's 4xx or 5xx is an error in CloudFront's words (x-edge-result-type, X-Cache),
+    // though it went to the origin like a miss.
+    if record.result == ResultType::Miss && response.status().as_u16() >= 400 {
+        record.result = ResultType::Error;
+    }
     let h = response.headers_mut();
     h.append(
         "via",

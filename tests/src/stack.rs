@@ -217,6 +217,23 @@ impl TestStack {
     }
 }
 
+/// `GET url` asking alb-fn for JSON with the header `x-repeat` sent twice (`a`, `b`): the
+/// document alb-fn answers (what the origin received), for the ALB attribute tests.
+pub async fn what_the_origin_received(client: &reqwest::Client, url: &str) -> serde_json::Value {
+    let answer = fetch(
+        client,
+        url,
+        &[
+            ("accept", "application/json"),
+            ("x-repeat", "a"),
+            ("x-repeat", "b"),
+        ],
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    serde_json::from_str(&answer.body).unwrap_or_else(|e| panic!("{e}: {}", answer.body))
+}
+
 pub async fn fetch(client: &reqwest::Client, url: &str, headers: &[(&str, &str)]) -> Answer {
     let mut req = client.get(url);
     for (k, v) in headers {

@@ -6,7 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use edge_persist_tests::stack::{Running, bins, cli, client, fetch, read_logs, run_dir, up_cli};
+use edge_persist_tests::stack::{
+    Running, bins, cli, client, fetch, read_logs, run_dir, up_cli, what_the_origin_received,
+};
 
 /// A template run builds the packages with `cargo xtask` first (minutes on a cold machine).
 const READY: Duration = Duration::from_secs(900);
@@ -38,6 +40,16 @@ fn template_with(tag: &str, edits: &[(&str, &str)]) -> (PathBuf, PathBuf) {
     let path = dir.join("template.yaml");
     std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
     (dir, path)
+}
+
+/// The test-only fault-fn as a `provided.al2023` code directory (a `bootstrap`) under `dir`:
+/// the template's origin `Code` line to replace, and the directory to put in its place.
+fn fault_fn_origin(dir: &Path) -> (String, PathBuf) {
+    let code = dir.join("origin-code");
+    std::fs::create_dir_all(&code).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::copy(&bins().fault_fn, code.join("bootstrap")).unwrap_or_else(|e| panic!("{e}"));
+    let alb_zip = edge_stack::binaries::workspace_root().join("dist/alb-fn.zip");
+    (format!("Code: {}", alb_zip.display()), code)
 }
 
 /// Lines of a log group that contain `needle`, waiting up to 5 s for one (the writer task
@@ -131,11 +143,7 @@ async fn template_memory_and_timeout_apply_and_a_flag_overrides_them() {
     // The origin is the test-only fault-fn as a `provided.al2023` directory with a `bootstrap`,
     // 256 MB and a 1 s timeout.
     let (dir, _) = template_with("template-limits-code", &[]);
-    let code = dir.join("origin-code");
-    std::fs::create_dir_all(&code).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::copy(&bins().fault_fn, code.join("bootstrap")).unwrap_or_else(|e| panic!("{e}"));
-    let alb_zip = edge_stack::binaries::workspace_root().join("dist/alb-fn.zip");
-    let code_line = format!("Code: {}", alb_zip.display());
+    let (code_line, code) = fault_fn_origin(&dir);
     let (_, template) = template_with(
         "template-limits",
         &[
@@ -184,11 +192,7 @@ async fn template_custom_error_responses_apply() {
     // The origin is the test-only fault-fn (`/alb/status-<n>` answers status `n`, any other path
     // 200 `ok` naming the path); the distribution replaces its 404 with a page and a 200.
     let (dir, _) = template_with("template-errors-code", &[]);
-    let code = dir.join("origin-code");
-    std::fs::create_dir_all(&code).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::copy(&bins().fault_fn, code.join("bootstrap")).unwrap_or_else(|e| panic!("{e}"));
-    let alb_zip = edge_stack::binaries::workspace_root().join("dist/alb-fn.zip");
-    let code_line = format!("Code: {}", alb_zip.display());
+    let (code_line, code) = fault_fn_origin(&dir);
     let (_, template) = template_with(
         "template-errors",
         &[
@@ -239,20 +243,7 @@ async fn the_templates_alb_attributes_apply() {
         &["--template", &t, "--origin-request-policy", "AllViewer"],
         READY,
     );
-    let c = client();
-    let answer = fetch(
-        &c,
-        &format!("{}/?k=1&k=2", r.url),
-        &[
-            ("accept", "application/json"),
-            ("x-repeat", "a"),
-            ("x-repeat", "b"),
-        ],
-    )
-    .await;
-    assert_eq!(answer.status, 200, "{answer:?}");
-    let doc: serde_json::Value =
-        serde_json::from_str(&answer.body).unwrap_or_else(|e| panic!("{e}: {}", answer.body));
+    let doc = what_the_origin_received(&client(), &format!("{}/?k=1&k=2", r.url)).await;
     assert_eq!(
         doc["headers"]["x-repeat"],
         serde_json::json!(["a", "b"]),

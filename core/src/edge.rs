@@ -141,18 +141,12 @@ impl EdgeFunction {
     }
 
     /// [`Self::handle`] from the event's JSON text, parsed straight into the typed event (no
-    /// `Value` in between). Text the typed parse refuses goes the `Value` way, so an error is
-    /// worded exactly as [`Self::handle`] words it (and text that is not JSON at all says where,
-    /// as `serde_json` does).
+    /// `Value` in between): what edge-fn and the wasm package both call, so both word a malformed
+    /// event alike (`serde_json`'s message, with the line and column where the text is wrong).
     pub fn handle_json(&self, text: &str, now: DateTime<Utc>) -> Result<Handled, EdgeError> {
-        match serde_json::from_str::<CloudFrontEvent>(text) {
-            Ok(event) => self.handle_event(event, now),
-            Err(_) => {
-                let value: Value = serde_json::from_str(text)
-                    .map_err(|e| EdgeError::InvalidEvent(e.to_string()))?;
-                self.handle(value, now)
-            }
-        }
+        let event = serde_json::from_str::<CloudFrontEvent>(text)
+            .map_err(|e| EdgeError::InvalidEvent(e.to_string()))?;
+        self.handle_event(event, now)
     }
 
     fn handle_event(

@@ -103,10 +103,8 @@ impl Edge {
     /// `{request, invocation, eventType, cfRequestId, session, metrics}` as JSON.
     pub fn handle(&self, event_json: &str, now_ms: f64) -> Result<String, Failure> {
         let now = time(now_ms)?;
-        // Parse errors are `InvalidEvent`, as edge-fn reports a payload it cannot read.
-        let event =
-            serde_json::from_str(event_json).map_err(|e| EdgeError::InvalidEvent(e.to_string()))?;
-        let handled = self.inner.handle(event, now)?;
+        // The same typed parse as edge-fn: the same errors (`InvalidEvent`), worded alike.
+        let handled = self.inner.handle_json(event_json, now)?;
         let output = Output {
             request: &handled.request,
             invocation: &handled.invocation,

@@ -467,7 +467,7 @@ impl Environment {
         let mut exited = self.exited.clone();
         let _ =
             tokio::time::timeout(Duration::from_secs(5), exited.wait_for(Option::is_some)).await;
-        self.log.flush().await;
+        self.log.flush();
         let _ = std::fs::remove_dir_all(&self.tmp);
     }
 }

@@ -3,56 +3,43 @@
 
 use std::borrow::Cow;
 
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
-
 /// Longest log line: CloudWatch Logs takes events of at most 256 KB (docs/AWS-BEHAVIOUR.md). A
 /// longer line is cut into pieces of this size, so nothing is lost and memory stays bounded.
 pub const MAX_LINE_BYTES: usize = 256 * 1024;
 
-/// Lines of a pipe: split at `\n` or every [`MAX_LINE_BYTES`], invalid UTF-8 replaced by U+FFFD.
-/// `tokio::io::Lines` stops at the first invalid byte and buffers a line without limit.
-pub struct LineReader<R> {
-    inner: BufReader<R>,
-    /// The line read so far. Only whole chunks move from `inner` to here, between awaits, so
-    /// `next_line` is cancel-safe (it runs inside `select!`).
+/// Lines of a pipe, fed with whatever each read returned: split at `\n` or every
+/// [`MAX_LINE_BYTES`], invalid UTF-8 replaced by U+FFFD. (`tokio::io::Lines` stops at the first
+/// invalid byte and buffers a line without limit.) Synchronous, so that the caller that writes a
+/// platform line can first take everything the pipes hold, with no other task in between.
+#[derive(Debug, Default)]
+pub struct Splitter {
+    /// The line read so far (no `\n` yet).
     line: Vec<u8>,
 }
 
-impl<R: AsyncRead + Unpin> LineReader<R> {
-    pub fn new(inner: R) -> Self {
-        Self {
-            inner: BufReader::new(inner),
-            line: Vec::new(),
+impl Splitter {
+    /// Every line `bytes` completes, in order; the rest waits for the next call.
+    pub fn feed(&mut self, mut bytes: &[u8], mut emit: impl FnMut(String)) {
+        while !bytes.is_empty() {
+            let room = MAX_LINE_BYTES - self.line.len();
+            let window = &bytes[..bytes.len().min(room)];
+            if let Some(end) = window.iter().position(|&b| b == b'\n') {
+                self.line.extend_from_slice(&window[..end]);
+                bytes = &bytes[end + 1..];
+                emit(self.take());
+                continue;
+            }
+            self.line.extend_from_slice(window);
+            bytes = &bytes[window.len()..];
+            if self.line.len() == MAX_LINE_BYTES {
+                emit(self.take());
+            }
         }
     }
 
-    /// The next line, or `None` once the pipe is closed (or fails) and nothing is left.
-    pub async fn next_line(&mut self) -> Option<String> {
-        loop {
-            let available = match self.inner.fill_buf().await {
-                Ok(bytes) => bytes,
-                Err(_) => &[],
-            };
-            if available.is_empty() {
-                if self.line.is_empty() {
-                    return None;
-                }
-                return Some(self.take());
-            }
-            let room = MAX_LINE_BYTES - self.line.len();
-            let window = &available[..available.len().min(room)];
-            if let Some(end) = window.iter().position(|&b| b == b'\n') {
-                self.line.extend_from_slice(&window[..end]);
-                self.inner.consume(end + 1);
-                return Some(self.take());
-            }
-            let taken = window.len();
-            self.line.extend_from_slice(window);
-            self.inner.consume(taken);
-            if self.line.len() == MAX_LINE_BYTES {
-                return Some(self.take());
-            }
-        }
+    /// The pipe closed: what is left, as a last line.
+    pub fn finish(&mut self) -> Option<String> {
+        (!self.line.is_empty()).then(|| self.take())
     }
 
     fn take(&mut self) -> String {
@@ -90,29 +77,40 @@ pub fn sanitize(text: &str) -> Cow<'_, str> {
 mod tests {
     use super::*;
 
-    async fn all_lines(input: &[u8]) -> Vec<String> {
-        let mut reader = LineReader::new(input);
+    /// `input` fed in pieces of `piece` bytes, then closed.
+    fn all_lines(input: &[u8], piece: usize) -> Vec<String> {
+        let mut splitter = Splitter::default();
         let mut out = Vec::new();
-        while let Some(line) = reader.next_line().await {
-            out.push(line);
+        for chunk in input.chunks(piece) {
+            splitter.feed(chunk, |l| out.push(l));
         }
+        out.extend(splitter.finish());
         out
     }
 
-    #[tokio::test]
-    async fn invalid_utf8_is_kept_lossily_and_reading_goes_on() {
-        let lines = all_lines(b"a\xffb\nnext\nlast").await;
-        assert_eq!(lines, ["a\u{fffd}b", "next", "last"]);
+    #[test]
+    fn invalid_utf8_is_kept_lossily_and_reading_goes_on() {
+        for piece in [1, 2, 5, 64] {
+            let lines = all_lines(b"a\xffb\nnext\nlast", piece);
+            assert_eq!(lines, ["a\u{fffd}b", "next", "last"], "pieces of {piece}");
+        }
     }
 
-    #[tokio::test]
-    async fn long_lines_are_cut_into_pieces_of_the_limit() {
+    #[test]
+    fn long_lines_are_cut_into_pieces_of_the_limit() {
         let mut input = vec![b'x'; MAX_LINE_BYTES * 2 + 10];
         input.extend_from_slice(b"\nafter\n");
-        let lines = all_lines(&input).await;
-        let lens: Vec<usize> = lines.iter().map(String::len).collect();
-        assert_eq!(lens, [MAX_LINE_BYTES, MAX_LINE_BYTES, 10, 5]);
-        assert_eq!(lines[3], "after");
+        for piece in [7_000, 64 * 1024, input.len()] {
+            let lines = all_lines(&input, piece);
+            let lens: Vec<usize> = lines.iter().map(String::len).collect();
+            assert_eq!(lens, [MAX_LINE_BYTES, MAX_LINE_BYTES, 10, 5]);
+            assert_eq!(lines[3], "after");
+        }
+    }
+
+    #[test]
+    fn an_empty_line_is_a_line_and_nothing_is_left_after_a_newline() {
+        assert_eq!(all_lines(b"\n\nx\n", 3), ["", "", "x"]);
     }
 
     #[test]

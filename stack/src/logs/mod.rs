@@ -1,22 +1,24 @@
 //! CloudWatch Logs on disk: one file per log stream under `<run dir>/logs/<group>/<stream>`.
 //!
-//! Each line is `<RFC 3339 time> <message>`. A writer task per stream owns the file and reads the
-//! child's pipes before the platform lines (START/END/REPORT), so a function's own output lands
-//! between the START and END of the invocation that wrote it.
+//! Each line is `<RFC 3339 time> <message>`. Every line of a stream is written after what the
+//! child's pipes hold at that moment (see [`LogStream`]), so a function's own output lands between
+//! the START and END of the invocation that wrote it.
 
+use std::fs::File;
+use std::io::{ErrorKind, Read, Write};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
-
-use std::io::Write;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
 use edge_persist_core::format_time;
-
-use tokio::io::AsyncRead;
+use tokio::io::Interest;
+use tokio::io::unix::{AsyncFd, AsyncFdReadyGuard};
+use tokio::process::{ChildStderr, ChildStdout};
+use tokio::sync::Notify;
 
 mod lines;
-pub use lines::{LineReader, MAX_LINE_BYTES, sanitize};
-use tokio::sync::{mpsc, oneshot};
+pub use lines::{MAX_LINE_BYTES, Splitter, sanitize};
 
 pub mod format;
 pub mod tail;
@@ -50,21 +52,35 @@ pub fn group_dir(logs_root: &Path, group: &str) -> PathBuf {
     logs_root.join(group.trim_start_matches('/'))
 }
 
-/// Message a stream writer takes besides the child's output.
-enum Message {
-    /// A platform line, answered (when asked) once it is on disk.
-    Line(String, Option<oneshot::Sender<()>>),
-    /// Answered once everything sent before it is on disk.
-    Flush(oneshot::Sender<()>),
-}
-
-/// Sending side of one stream; cheap to clone.
+/// One log stream: its file and the child's two pipes, behind one lock. Whoever writes a line
+/// (a platform line from the stack, or the watcher task with the child's output) first takes
+/// everything the pipes hold, under that lock, so a function's output lands between the START
+/// and END of the invocation that wrote it, with no hand-off to another task.
 #[derive(Clone)]
 pub struct LogStream {
-    tx: mpsc::UnboundedSender<Message>,
+    shared: Arc<Shared>,
     pub group: String,
     pub name: String,
     pub path: PathBuf,
+}
+
+struct Shared {
+    sink: Mutex<Sink>,
+    /// Wakes the watcher for platform lines left to it ([`LogStream::platform`]).
+    queued: Notify,
+}
+
+struct Sink {
+    file: Writer,
+    /// The child's stdout and stderr, until each is closed.
+    pipes: [Option<Pipe>; 2],
+    /// Platform lines not written yet: the watcher writes them after what the pipes hold.
+    queue: Vec<String>,
+}
+
+struct Pipe {
+    fd: Arc<AsyncFd<File>>,
+    lines: Splitter,
 }
 
 impl std::fmt::Debug for LogStream {
@@ -77,15 +93,15 @@ impl std::fmt::Debug for LogStream {
 }
 
 impl LogStream {
-    /// Create the stream file and start its writer over the child's stdout and stderr.
+    /// Create the stream file and start its watcher over the child's stdout and stderr.
     /// `first` lines are written before anything the child printed (INIT_START).
     pub async fn open(
         logs_root: &Path,
         group: &str,
         name: &str,
         first: &[String],
-        stdout: impl AsyncRead + Unpin + Send + 'static,
-        stderr: impl AsyncRead + Unpin + Send + 'static,
+        stdout: ChildStdout,
+        stderr: ChildStderr,
     ) -> std::io::Result<Self> {
         let path = group_dir(logs_root, group).join(name);
         if let Some(dir) = path.parent() {
@@ -105,106 +121,171 @@ impl LogStream {
         for line in first {
             file.line(line);
         }
-        let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(write_stream(
-            file,
-            rx,
-            LineReader::new(stdout),
-            LineReader::new(stderr),
-        ));
+        let fds = [
+            pipe(stdout.into_owned_fd()?)?,
+            pipe(stderr.into_owned_fd()?)?,
+        ];
+        let shared = Arc::new(Shared {
+            sink: Mutex::new(Sink {
+                file,
+                pipes: fds.clone().map(|fd| {
+                    Some(Pipe {
+                        fd,
+                        lines: Splitter::default(),
+                    })
+                }),
+                queue: Vec::new(),
+            }),
+            queued: Notify::new(),
+        });
+        tokio::spawn(watch(Arc::clone(&shared), fds));
         Ok(Self {
-            tx,
+            shared,
             group: group.to_owned(),
             name: name.to_owned(),
             path,
         })
     }
 
-    /// A platform line (END, REPORT, timeouts). Output the child wrote before it is written
-    /// first. Lost only if the writer already stopped.
+    /// A platform line (END, REPORT, timeouts), written off the caller's path by the watcher,
+    /// after the output the child wrote before it. Lost only if the file cannot be written.
     pub fn platform(&self, line: impl Into<String>) {
-        let _ = self.tx.send(Message::Line(line.into(), None));
-    }
-
-    /// A platform line that must be on disk before the caller goes on: START is written while
-    /// the runtime still waits for its event, so none of the invocation's output can precede it.
-    pub async fn platform_now(&self, line: impl Into<String>) {
-        let (tx, rx) = oneshot::channel();
-        if self.tx.send(Message::Line(line.into(), Some(tx))).is_ok() {
-            let _ = tokio::time::timeout(Duration::from_secs(1), rx).await;
+        let mut sink = self.shared.lock();
+        if sink.pipes.iter().all(Option::is_none) {
+            // The child closed both pipes: the watcher is gone, and nothing can come before.
+            sink.file.line(&line.into());
+            return;
         }
+        sink.queue.push(line.into());
+        drop(sink);
+        self.shared.queued.notify_one();
     }
 
-    /// Wait until every line sent so far, and all output the child wrote before, is on disk.
-    pub async fn flush(&self) {
-        let (tx, rx) = oneshot::channel();
-        if self.tx.send(Message::Flush(tx)).is_ok() {
-            let _ = tokio::time::timeout(Duration::from_secs(2), rx).await;
+    /// A platform line written now, by the caller, after what the pipes hold and the lines
+    /// queued before it: START is on disk while the runtime still waits for its event, so none
+    /// of the invocation's output can precede it.
+    pub fn platform_now(&self, line: &str) {
+        let mut sink = self.shared.lock();
+        sink.catch_up();
+        sink.file.line(line);
+    }
+
+    /// Everything the child wrote so far and every line sent so far, on disk.
+    pub fn flush(&self) {
+        let mut sink = self.shared.lock();
+        sink.catch_up();
+        let _ = sink.file.file.flush();
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Sink> {
+        self.sink.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Sink {
+    /// Write what the pipes hold now, then the queued platform lines.
+    fn catch_up(&mut self) {
+        let Self {
+            file, pipes, queue, ..
+        } = self;
+        let mut buf = [0u8; 16 * 1024];
+        for slot in pipes.iter_mut() {
+            let Some(pipe) = slot else { continue };
+            // A child that writes without pause cannot hold its caller here: at most this much
+            // per call (a pipe holds 64 KiB), the rest is the watcher's.
+            for _ in 0..CATCH_UP_READS {
+                match pipe.fd.get_ref().read(&mut buf) {
+                    Ok(0) => {
+                        // Closed: what is left of a line without `\n` is a line too.
+                        if let Some(last) = pipe.lines.finish() {
+                            file.line(&last);
+                        }
+                        *slot = None;
+                        break;
+                    }
+                    Ok(n) => pipe.lines.feed(&buf[..n], |line| file.line(&line)),
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                    Err(_) => {
+                        if let Some(last) = pipe.lines.finish() {
+                            file.line(&last);
+                        }
+                        *slot = None;
+                        break;
+                    }
+                }
+            }
+        }
+        for line in queue.drain(..) {
+            file.line(&line);
         }
     }
 }
 
-/// The stream's writer. It reads the child's pipes for as long as the child keeps them open,
-/// whatever happens to the file: a failed write is reported once and the line is lost, but the
-/// pipes are never closed under the function (it would die on a broken pipe).
-async fn write_stream<O, E>(
-    mut file: Writer,
-    rx: mpsc::UnboundedReceiver<Message>,
-    out: LineReader<O>,
-    err: LineReader<E>,
-) where
-    O: AsyncRead + Unpin,
-    E: AsyncRead + Unpin,
-{
-    let mut out = Some(out);
-    let mut err = Some(err);
-    let mut rx = Some(rx);
-    while out.is_some() || err.is_some() || rx.is_some() {
-        let message = tokio::select! {
+/// Reads of one pipe per [`Sink::catch_up`] (of up to 16 KiB each).
+const CATCH_UP_READS: usize = 64;
+
+/// A child's pipe, non-blocking, registered with tokio's reactor for readiness only: the reads
+/// are plain `read(2)` calls under the stream's lock.
+fn pipe(fd: std::os::fd::OwnedFd) -> std::io::Result<Arc<AsyncFd<File>>> {
+    let file = File::from(fd);
+    // SAFETY: fcntl on a descriptor this function owns; no memory is passed.
+    let nonblocking = unsafe {
+        let flags = libc::fcntl(file.as_raw_fd(), libc::F_GETFL);
+        flags >= 0 && libc::fcntl(file.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) == 0
+    };
+    if !nonblocking {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: the `File` owns its descriptor and the `AsyncFd` owns the `File`: it stays open,
+    // the same descriptor, for as long as the registration lives.
+    let registered = unsafe { AsyncFd::register_with_interest(file, Interest::READABLE) };
+    Ok(Arc::new(registered.map_err(std::io::Error::from)?))
+}
+
+/// The stream's watcher: writes the child's output as it comes and the platform lines queued
+/// for it, for as long as the child keeps a pipe open. A failed write is reported once and the
+/// line is lost, but the pipes are read on: they are never closed under the function (it would
+/// die on a broken pipe).
+async fn watch(shared: Arc<Shared>, fds: [Arc<AsyncFd<File>>; 2]) {
+    let [out, err] = fds;
+    let (mut out, mut err) = (Some(out), Some(err));
+    while out.is_some() || err.is_some() {
+        let ready = tokio::select! {
             biased;
-            msg = next_message(&mut rx) => msg,
-            // The child's own lines are written as they are read, in order.
-            line = next_line(&mut out) => {
-                if let Some(line) = line {
-                    file.line(&line);
-                }
-                continue;
-            }
-            line = next_line(&mut err) => {
-                if let Some(line) = line {
-                    file.line(&line);
-                }
-                continue;
-            }
+            () = shared.queued.notified() => None,
+            guard = readable(out.as_deref()) => guard,
+            guard = readable(err.as_deref()) => guard,
         };
-        let Some(message) = message else { continue };
-        // A platform line is sent after the output it must follow was written to the pipes (the
-        // runtime logs before it answers): read whatever the pipes hold first.
-        loop {
-            let pending = tokio::select! {
-                biased;
-                line = next_line(&mut out) => line,
-                line = next_line(&mut err) => line,
-                () = std::future::ready(()) => break,
-            };
-            if let Some(line) = pending {
-                file.line(&line);
-            }
+        let open = {
+            let mut sink = shared.lock();
+            sink.catch_up();
+            sink.pipes.each_ref().map(Option::is_some)
+        };
+        // Read to `WouldBlock` above: wait for the next edge. (A read that happened after this
+        // guard was taken leaves the readiness set, so no edge is lost.)
+        if let Some(mut guard) = ready {
+            guard.clear_ready();
         }
-        match message {
-            Message::Line(line, ack) => {
-                file.line(&line);
-                if let Some(ack) = ack {
-                    let _ = ack.send(());
-                }
-            }
-            Message::Flush(done) => {
-                let _ = file.file.flush();
-                let _ = done.send(());
-            }
+        if !open[0] {
+            out = None;
+        }
+        if !open[1] {
+            err = None;
         }
     }
-    let _ = file.file.flush();
+    // Lines queued after the last read: `platform` writes directly from now on.
+    shared.lock().catch_up();
+}
+
+/// The pipe's next readiness; never, once it is closed.
+async fn readable(fd: Option<&AsyncFd<File>>) -> Option<AsyncFdReadyGuard<'_, File>> {
+    match fd {
+        Some(fd) => fd.readable().await.ok(),
+        None => std::future::pending().await,
+    }
 }
 
 struct Writer {
@@ -229,29 +310,6 @@ impl Writer {
             tracing::warn!(error = %e, "log stream write failed; lines are lost until it works again");
         }
     }
-}
-
-async fn next_message(slot: &mut Option<mpsc::UnboundedReceiver<Message>>) -> Option<Message> {
-    let Some(rx) = slot.as_mut() else {
-        return std::future::pending().await;
-    };
-    let msg = rx.recv().await;
-    if msg.is_none() {
-        *slot = None;
-    }
-    msg
-}
-
-/// Next line of a pipe; a closed pipe turns the slot off and never resolves again.
-async fn next_line<R: AsyncRead + Unpin>(slot: &mut Option<LineReader<R>>) -> Option<String> {
-    let Some(lines) = slot.as_mut() else {
-        return std::future::pending().await;
-    };
-    let line = lines.next_line().await;
-    if line.is_none() {
-        *slot = None;
-    }
-    line
 }
 
 /// Delete the log streams an earlier run wrote in `groups` (`YYYY/MM/DD/[$LATEST]<hex id>`
@@ -368,6 +426,85 @@ fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    /// The messages of a stream file, in order (the time before the first space dropped).
+    fn messages(path: &Path) -> Vec<String> {
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .map(|l| l.split_once(' ').unwrap().1.to_owned())
+            .collect()
+    }
+
+    /// What the child wrote before a line written now goes before it, what it writes after goes
+    /// after it, queued lines keep their place, and a last line without `\n` is kept.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_line_lands_after_what_the_pipes_held_before_it() {
+        use tokio::io::AsyncWriteExt;
+        let root = std::env::temp_dir().join(format!("edge-stack-order-{}", std::process::id()));
+        let mut child = tokio::process::Command::new("sh")
+            .args([
+                "-c",
+                "echo one; echo two >&2; read x; echo three; printf partial",
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (out, err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+        let log = LogStream::open(&root, "/g", "s", &["INIT".into()], out, err)
+            .await
+            .unwrap();
+        // Both lines are in the pipes (or already written) once the child waits on stdin.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        log.platform("QUEUED");
+        log.platform_now("START");
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"go\n").await.unwrap();
+        drop(stdin);
+        child.wait().await.unwrap();
+        log.platform("END");
+        log.flush();
+        let lines = messages(&log.path);
+        let _ = std::fs::remove_dir_all(&root);
+        assert_eq!(lines[0], "INIT");
+        let mut before: Vec<&str> = lines[1..3].iter().map(String::as_str).collect();
+        before.sort_unstable();
+        assert_eq!(before, ["one", "two"], "{lines:?}");
+        assert_eq!(lines[3..], ["QUEUED", "START", "three", "partial", "END"]);
+    }
+
+    /// A platform line sent while the child prints on is written, and nothing is lost.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_busy_child_loses_no_line() {
+        let root = std::env::temp_dir().join(format!("edge-stack-busy-{}", std::process::id()));
+        let mut child = tokio::process::Command::new("sh")
+            .args([
+                "-c",
+                "i=0; while [ $i -lt 3000 ]; do echo line-$i; i=$((i+1)); done",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (out, err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+        let log = LogStream::open(&root, "/g", "s", &[], out, err)
+            .await
+            .unwrap();
+        for i in 0..50 {
+            log.platform_now(&format!("P{i}"));
+            tokio::task::yield_now().await;
+        }
+        child.wait().await.unwrap();
+        log.flush();
+        let lines = messages(&log.path);
+        let _ = std::fs::remove_dir_all(&root);
+        let child_lines: Vec<&String> = lines.iter().filter(|l| l.starts_with("line-")).collect();
+        let expected: Vec<String> = (0..3000).map(|i| format!("line-{i}")).collect();
+        assert_eq!(child_lines, expected.iter().collect::<Vec<_>>());
+        assert_eq!(lines.len(), 3050);
+    }
 
     #[test]
     fn names_follow_lambda() {

@@ -237,7 +237,7 @@ async fn next(State(state): State<Arc<ApiState>>) -> Response {
                 .init_end(since.elapsed(), &crate::logs::InitStatus::Success)
         });
         for line in init.into_iter().flatten().chain([start.start]) {
-            start.log.platform_now(line).await;
+            start.log.platform_now(&line);
         }
     }
     let deadline = chrono::Utc::now() + inv.timeout;
@@ -318,8 +318,18 @@ fn late(id: &str) -> Response {
 }
 
 /// Run a handler's work to its end even when the runtime hangs up before it is answered (it
-/// posted its answer and exited): hyper drops the handler's future with the connection.
+/// posted its answer and exited): hyper drops the handler's future with the connection. Work that
+/// is done at its first poll (the usual case: the answer's body came with its head) cannot be
+/// dropped half-way, and is not handed to another task.
 async fn detached(work: impl Future<Output = Response> + Send + 'static) -> Response {
+    let mut work = Box::pin(work);
+    let first = {
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        work.as_mut().poll(&mut cx)
+    };
+    if let std::task::Poll::Ready(done) = first {
+        return done;
+    }
     tokio::spawn(work).await.unwrap_or_else(|e| {
         api_error(
             StatusCode::INTERNAL_SERVER_ERROR,

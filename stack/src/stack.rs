@@ -194,9 +194,17 @@ impl Stack {
         }
         let (records, _) = broadcast::channel(1024);
         let client = crate::cloudfront::origin_client();
+        // A socket address is always an authority and a header value; said, not assumed.
+        let not_an_origin = |e: &dyn std::fmt::Display| StackError::Bind {
+            addr: alb_addr,
+            source: std::io::Error::other(format!("not an origin authority: {e}")),
+        };
         let cf = Arc::new(CloudFront {
             triggers: triggers.clone(),
-            origin_authority: alb_addr.to_string(),
+            origin_authority: axum::http::uri::Authority::try_from(alb_addr.to_string())
+                .map_err(|e| not_an_origin(&e))?,
+            origin_host: axum::http::HeaderValue::try_from(alb_addr.to_string())
+                .map_err(|e| not_an_origin(&e))?,
             origin_port: alb_addr.port(),
             persisted_header: config.persisted_header.clone(),
             client,

@@ -99,8 +99,9 @@ impl Triggers {
 
 pub struct CloudFront {
     pub triggers: Triggers,
-    /// `127.0.0.1:<port>` of the ALB.
-    pub origin_authority: String,
+    /// `127.0.0.1:<port>` of the ALB, parsed once: the origin leg's authority and `Host`.
+    pub origin_authority: axum::http::uri::Authority,
+    pub origin_host: HeaderValue,
     pub origin_port: u16,
     pub persisted_header: String,
     pub client: OriginClient,

@@ -40,7 +40,7 @@ pub(super) async fn forward(
         .map_err(|e| Failure::validation(format!("uri {target:?}: {e}")))?;
     let url = axum::http::Uri::builder()
         .scheme("http")
-        .authority(cf.origin_authority.as_str())
+        .authority(cf.origin_authority.clone())
         .path_and_query(path)
         .build()
         .map_err(|e| Failure::validation(format!("uri {target:?}: {e}")))?;
@@ -64,9 +64,7 @@ pub(super) async fn forward(
     if let Ok(v) = HeaderValue::from_str(request_id) {
         out.insert("x-amz-cf-id", v);
     }
-    if let Ok(v) = HeaderValue::from_str(&cf.origin_authority) {
-        out.insert("host", v);
-    }
+    out.insert("host", cf.origin_host.clone());
     let origin_error = |status: StatusCode, detail: String| Failure::origin(status, detail);
     let mut request = axum::http::Request::new(Body::from(body));
     *request.method_mut() = method;

@@ -104,7 +104,8 @@ fn accepted() -> Response {
 
 /// Shared state of one environment's API server.
 struct ApiState {
-    function_arn: String,
+    /// `Lambda-Runtime-Invoked-Function-Arn`, checked once (`None`: not a header value).
+    function_arn: Option<HeaderValue>,
     /// tokio's Mutex: the runtime's long-poll `next` holds it across the wait.
     inbox: tokio::sync::Mutex<mpsc::UnboundedReceiver<Invocation>>,
     pending: Mutex<HashMap<String, oneshot::Sender<Reply>>>,
@@ -176,7 +177,7 @@ pub fn unfed_router(function_arn: String) -> Router {
 impl ApiState {
     fn new(function_arn: String, inbox: mpsc::UnboundedReceiver<Invocation>) -> Self {
         Self {
-            function_arn,
+            function_arn: HeaderValue::try_from(function_arn).ok(),
             inbox: tokio::sync::Mutex::new(inbox),
             pending: Mutex::new(HashMap::new()),
             finished: Mutex::new(std::collections::VecDeque::new()),
@@ -252,8 +253,10 @@ async fn next(State(state): State<Arc<ApiState>>) -> Response {
         "lambda-runtime-deadline-ms",
         &deadline.timestamp_millis().to_string(),
     );
-    set("lambda-runtime-invoked-function-arn", &state.function_arn);
     set("lambda-runtime-trace-id", &inv.trace_id);
+    if let Some(arn) = &state.function_arn {
+        headers.insert("lambda-runtime-invoked-function-arn", arn.clone());
+    }
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),

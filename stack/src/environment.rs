@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -14,7 +14,7 @@ use tokio::sync::{oneshot, watch};
 pub use crate::function::{EDGE_MAX_TIMEOUT, EDGE_VERSION, FunctionSpec};
 use crate::logs::{self, InitStatus, LogStream, Status};
 use crate::runtime_api::{FunctionError, Invocation, Reply, RuntimeApi, StartLog};
-use crate::sandbox::{memory_exceeded, signal_environment, tmp_dir};
+use crate::sandbox::{Freezer, memory_exceeded, signal_environment, tmp_dir};
 
 /// Lambda's limit on the Init phase.
 pub const INIT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -69,10 +69,8 @@ pub struct Environment {
     version: &'static str,
     /// The environment's /tmp (TMPDIR), removed with it.
     pub tmp: PathBuf,
-    freeze: bool,
-    /// Invocations running now; the process is stopped while it is 0 (with `freeze`). The lock
-    /// orders the signals with the count.
-    active: Mutex<usize>,
+    /// Stops the child while its runtime waits in `next` with nothing to do (with freezing on).
+    freezer: Arc<Freezer>,
     api: RuntimeApi,
     log: LogStream,
     spawned: Instant,
@@ -115,7 +113,8 @@ impl Environment {
         extra_env: &[(String, String)],
     ) -> std::io::Result<Self> {
         let id = random_hex(16);
-        let api = RuntimeApi::start(spec.arn()).await?;
+        let freezer = Arc::new(Freezer::default());
+        let api = RuntimeApi::start(spec.arn(), Arc::clone(&freezer)).await?;
         let group = logs::log_group(&spec.name, spec.edge);
         let stream = logs::stream_name(Utc::now(), spec.version(), &id);
         // The environment's own /tmp: a directory of its own, kept for its life, named by
@@ -182,6 +181,10 @@ impl Environment {
             )
         })?;
         let pid = child.id().unwrap_or_default();
+        if spec.freeze {
+            freezer.arm(pid);
+        }
+        let watcher_freezer = Arc::clone(&freezer);
         // The child leads its own group from before its exec: its runtime's connections are let
         // in from now on (one that came first waited for this).
         api.set_owner(libc::pid_t::try_from(pid).unwrap_or_default());
@@ -212,6 +215,7 @@ impl Environment {
                 Ok(s) => s.to_string(),
                 Err(e) => format!("wait failed: {e}"),
             };
+            watcher_freezer.disarm();
             exited_tx.send_replace(Some(text));
         });
         Ok(Self {
@@ -222,8 +226,7 @@ impl Environment {
             log_format: spec.log_format,
             version: spec.version(),
             tmp,
-            freeze: spec.freeze,
-            active: Mutex::new(0),
+            freezer,
             api,
             log,
             spawned,
@@ -263,29 +266,10 @@ impl Environment {
         timeout: Duration,
     ) -> Result<Served, InvokeFailure> {
         self.invocations.fetch_add(1, Ordering::AcqRel);
-        self.begin();
+        self.freezer.begin();
         let result = self.run(request_id, payload, timeout).await;
-        self.end();
+        self.freezer.end();
         result
-    }
-
-    /// Thaw the environment for an invocation (it is stopped while none runs).
-    fn begin(&self) {
-        let mut active = self.active.lock().unwrap_or_else(PoisonError::into_inner);
-        if *active == 0 && self.freeze && self.invocations() > 1 {
-            signal_environment(self.pid, libc::SIGCONT);
-        }
-        *active += 1;
-    }
-
-    /// Freeze the environment once no invocation runs in it: its timers and background work
-    /// wait for the next invocation, as at Lambda.
-    fn end(&self) {
-        let mut active = self.active.lock().unwrap_or_else(PoisonError::into_inner);
-        *active = active.saturating_sub(1);
-        if *active == 0 && self.freeze && !self.has_exited() {
-            signal_environment(self.pid, libc::SIGSTOP);
-        }
     }
 
     async fn run(

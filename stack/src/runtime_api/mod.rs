@@ -104,6 +104,8 @@ fn accepted() -> Response {
 
 /// Shared state of one environment's API server.
 struct ApiState {
+    /// Freezes the environment while the runtime waits in `next` with nothing to do.
+    freezer: Arc<crate::sandbox::Freezer>,
     /// `Lambda-Runtime-Invoked-Function-Arn`, checked once (`None`: not a header value).
     function_arn: Option<HeaderValue>,
     /// tokio's Mutex: the runtime's long-poll `next` holds it across the wait.
@@ -137,13 +139,16 @@ impl Drop for RuntimeApi {
 impl RuntimeApi {
     /// Bind 127.0.0.1:0 and serve until dropped, only to the processes of the group named by
     /// [`Self::set_owner`] (connections wait for it).
-    pub async fn start(function_arn: String) -> std::io::Result<Self> {
+    pub async fn start(
+        function_arn: String,
+        freezer: Arc<crate::sandbox::Freezer>,
+    ) -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
         let (tx, rx) = mpsc::unbounded_channel();
         let owner = owner::Owner::default();
         let guard = owner.guard(function_arn.clone());
-        let state = ApiState::new(function_arn, rx);
+        let state = ApiState::new(function_arn, rx, freezer);
         let (init_done, init_error) = (state.init_done.subscribe(), state.init_error.subscribe());
         let server = crate::serve::serve_admitting(
             listener,
@@ -171,12 +176,17 @@ impl RuntimeApi {
 /// once that the environment is shutting down): the request handlers alone, for fuzzing.
 pub fn unfed_router(function_arn: String) -> Router {
     let (_, rx) = mpsc::unbounded_channel();
-    router(Arc::new(ApiState::new(function_arn, rx)))
+    router(Arc::new(ApiState::new(function_arn, rx, Arc::default())))
 }
 
 impl ApiState {
-    fn new(function_arn: String, inbox: mpsc::UnboundedReceiver<Invocation>) -> Self {
+    fn new(
+        function_arn: String,
+        inbox: mpsc::UnboundedReceiver<Invocation>,
+        freezer: Arc<crate::sandbox::Freezer>,
+    ) -> Self {
         Self {
+            freezer,
             function_arn: HeaderValue::try_from(function_arn).ok(),
             inbox: tokio::sync::Mutex::new(inbox),
             pending: Mutex::new(HashMap::new()),
@@ -221,6 +231,9 @@ async fn next(State(state): State<Arc<ApiState>>) -> Response {
         first
     });
     let invocation = {
+        // The runtime is done with what it had: the environment may be frozen until an
+        // invocation comes (or the runtime hangs up).
+        let _waiting = state.freezer.runtime_waits();
         let mut inbox = state.inbox.lock().await;
         inbox.recv().await
     };

@@ -436,26 +436,38 @@ mod tests {
             .collect()
     }
 
-    /// What the child wrote before a line written now goes before it, what it writes after goes
-    /// after it, queued lines keep their place, and a last line without `\n` is kept.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn every_line_lands_after_what_the_pipes_held_before_it() {
-        use tokio::io::AsyncWriteExt;
-        let root = std::env::temp_dir().join(format!("edge-stack-order-{}", std::process::id()));
+    /// `sh -c script` (stdin piped) with its output on a new stream under a temporary root.
+    async fn sh_stream(
+        name: &str,
+        script: &str,
+        first: &[String],
+    ) -> (PathBuf, tokio::process::Child, LogStream) {
+        let root = std::env::temp_dir().join(format!("edge-stack-{name}-{}", std::process::id()));
         let mut child = tokio::process::Command::new("sh")
-            .args([
-                "-c",
-                "echo one; echo two >&2; read x; echo three; printf partial",
-            ])
+            .args(["-c", script])
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
         let (out, err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
-        let log = LogStream::open(&root, "/g", "s", &["INIT".into()], out, err)
+        let log = LogStream::open(&root, "/g", "s", first, out, err)
             .await
             .unwrap();
+        (root, child, log)
+    }
+
+    /// What the child wrote before a line written now goes before it, what it writes after goes
+    /// after it, queued lines keep their place, and a last line without `\n` is kept.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_line_lands_after_what_the_pipes_held_before_it() {
+        use tokio::io::AsyncWriteExt;
+        let (root, mut child, log) = sh_stream(
+            "order",
+            "echo one; echo two >&2; read x; echo three; printf partial",
+            &["INIT".into()],
+        )
+        .await;
         // Both lines are in the pipes (or already written) once the child waits on stdin.
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         log.platform("QUEUED");
@@ -478,20 +490,12 @@ mod tests {
     /// A platform line sent while the child prints on is written, and nothing is lost.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_busy_child_loses_no_line() {
-        let root = std::env::temp_dir().join(format!("edge-stack-busy-{}", std::process::id()));
-        let mut child = tokio::process::Command::new("sh")
-            .args([
-                "-c",
-                "i=0; while [ $i -lt 3000 ]; do echo line-$i; i=$((i+1)); done",
-            ])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let (out, err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
-        let log = LogStream::open(&root, "/g", "s", &[], out, err)
-            .await
-            .unwrap();
+        let (root, mut child, log) = sh_stream(
+            "busy",
+            "i=0; while [ $i -lt 3000 ]; do echo line-$i; i=$((i+1)); done",
+            &[],
+        )
+        .await;
         for i in 0..50 {
             log.platform_now(&format!("P{i}"));
             tokio::task::yield_now().await;

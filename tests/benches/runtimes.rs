@@ -7,6 +7,9 @@
 //!   wasm/lambda-edge/runtime.mjs (native edge-fn as its own custom runtime) against the stack's
 //!   own Runtime API server, interleaved runs.
 //! - sizes of the shipped files.
+//!
+//! `EDGE_PERSIST_BENCH=native` runs only the native per-invocation rounds (no wasm build, Node.js
+//! or workerd): what a change to core's warm path is measured with.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -193,6 +196,20 @@ fn main() {
         println!(
             "runtimes: a benchmark report; run `cargo bench -p edge-persist-tests --bench runtimes`"
         );
+        return;
+    }
+    if std::env::var("EDGE_PERSIST_BENCH").as_deref() == Ok("native") {
+        let (native_rounds, value_rounds) = native_invoke();
+        println!("\n| per invocation (median of 7 rounds x 20,000 calls) | ns/call |\n|---|---|");
+        println!(
+            "| native edge-fn handler, event text -> typed -> answer text (Rust, no runtime) | {:.0} |",
+            median(native_rounds.clone())
+        );
+        println!(
+            "| native, the same through a serde_json::Value (before) | {:.0} |",
+            median(value_rounds.clone())
+        );
+        println!("\nrounds ns: native {native_rounds:.0?} value {value_rounds:.0?}");
         return;
     }
     let built = xtask::build(None).expect("build the wasm packages");

@@ -101,6 +101,58 @@ fn native_invoke() -> (Vec<f64>, Vec<f64>) {
     (text_rounds, value_rounds)
 }
 
+/// Where the native call's time goes, each step alone (ns per call, median of 7 rounds): the
+/// runtime's `Box<RawValue>`, the typed parse, the whole core call (parse, invocation, session,
+/// headers), the answer's serialisation.
+fn native_split() -> Vec<(&'static str, f64)> {
+    let state = EdgeState::new(Config::default(), init("bench", Utc::now())).unwrap();
+    let text = std::fs::read(fixtures_dir().join("cloudfront-origin-request.json")).unwrap();
+    let text = std::str::from_utf8(&text).unwrap();
+    let now = Utc::now();
+    let answer = state.edge.handle_json(text, now).unwrap().request;
+    let time = |f: &dyn Fn()| {
+        let rounds = (0..7)
+            .map(|_| {
+                let start = Instant::now();
+                for _ in 0..20_000 {
+                    f();
+                }
+                start.elapsed().as_nanos() as f64 / 20_000.0
+            })
+            .collect();
+        median(rounds)
+    };
+    vec![
+        (
+            "serde_json::from_str::<Box<RawValue>> (the runtime's step)",
+            time(&|| {
+                std::hint::black_box(serde_json::from_str::<Box<RawValue>>(text).unwrap());
+            }),
+        ),
+        (
+            "serde_json::from_str::<CloudFrontEvent> (typed parse alone)",
+            time(&|| {
+                std::hint::black_box(
+                    serde_json::from_str::<edge_persist_core::cloudfront::CloudFrontEvent>(text)
+                        .unwrap(),
+                );
+            }),
+        ),
+        (
+            "EdgeFunction::handle_json (parse, invocation, session, headers)",
+            time(&|| {
+                std::hint::black_box(state.edge.handle_json(text, now).unwrap());
+            }),
+        ),
+        (
+            "serde_json::to_vec of the answer",
+            time(&|| {
+                std::hint::black_box(serde_json::to_vec(&answer).unwrap());
+            }),
+        ),
+    ]
+}
+
 /// Spawn to the first response posted to the Runtime API, in ms.
 fn cold_start(runtime: &tokio::runtime::Runtime, mut cmd: Command) -> f64 {
     runtime.block_on(async {
@@ -210,6 +262,10 @@ fn main() {
             median(value_rounds.clone())
         );
         println!("\nrounds ns: native {native_rounds:.0?} value {value_rounds:.0?}");
+        println!("\n| the native call, step by step | ns/call |\n|---|---|");
+        for (step, ns) in native_split() {
+            println!("| {step} | {ns:.0} |");
+        }
         return;
     }
     let built = xtask::build(None).expect("build the wasm packages");

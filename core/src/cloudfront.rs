@@ -61,10 +61,9 @@ impl<'de> Deserialize<'de> for Key<'de> {
 
 /// `Deserialize` for an event struct: its known fields typed, every other field kept in `extra`.
 ///
-/// Written out rather than derived with `#[serde(flatten)] extra`: serde's derive then reads the
-/// struct through its private buffering (every unknown key and value copied into an intermediate
-/// tree, then read again), which was most of the time of a warm invocation; no crate offers
-/// "typed fields plus the rest" without it. It words errors as the derive does (`missing field`,
+/// Written out rather than derived with `#[serde(flatten)] extra`: serde's derive then reads
+/// every key through its private buffering (`Content`) and builds `extra` from a second pass over
+/// what it buffered; no crate offers "typed fields plus the rest" without it. It words errors as the derive does (`missing field`,
 /// `duplicate field`, `invalid type: ..., expected struct Request`), so a malformed event is
 /// refused with the same message as before. `= default` marks a field that may be left out
 /// (`Default::default()`, `None` for an `Option`); the others are required.

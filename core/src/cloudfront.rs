@@ -6,18 +6,174 @@
 //! adds tomorrow must reach the origin untouched.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// Unknown fields, kept for the round trip.
 pub type Extra = Map<String, Value>;
 
+/// A map key as the text gives it: borrowed where it can be (no escapes), owned otherwise.
+enum Key<'de> {
+    Borrowed(&'de str),
+    Owned(String),
+}
+
+impl Key<'_> {
+    fn as_str(&self) -> &str {
+        match self {
+            Self::Borrowed(s) => s,
+            Self::Owned(s) => s,
+        }
+    }
+
+    fn into_owned(self) -> String {
+        match self {
+            Self::Borrowed(s) => s.to_owned(),
+            Self::Owned(s) => s,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key::Borrowed(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key::Owned(v.to_owned()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key::Owned(v))
+            }
+        }
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
+/// `Deserialize` for an event struct: its known fields typed, every other field kept in `extra`.
+///
+/// Written out rather than derived with `#[serde(flatten)] extra`: serde's derive then reads
+/// every key through its private buffering (`Content`) and builds `extra` from a second pass over
+/// what it buffered; no crate offers "typed fields plus the rest" without it. It words errors as the derive does (`missing field`,
+/// `duplicate field`, `invalid type: ..., expected struct Request`), so a malformed event is
+/// refused with the same message as before. `= default` marks a field that may be left out
+/// (`Default::default()`, `None` for an `Option`); the others are required.
+macro_rules! deserialize_with_extra {
+    ($ty:ident { $($field:ident: $key:literal $(= $default:ident)?),* $(,)? }) => {
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct StructVisitor;
+                impl<'de> Visitor<'de> for StructVisitor {
+                    type Value = $ty;
+                    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                        f.write_str(concat!("struct ", stringify!($ty)))
+                    }
+                    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<$ty, A::Error> {
+                        $(let mut $field = None;)*
+                        let mut extra = Extra::new();
+                        while let Some(key) = map.next_key::<Key<'de>>()? {
+                            match key.as_str() {
+                                $($key => {
+                                    if $field.is_some() {
+                                        return Err(de::Error::duplicate_field($key));
+                                    }
+                                    $field = Some(map.next_value()?);
+                                })*
+                                _ => {
+                                    let value = map.next_value()?;
+                                    extra.insert(key.into_owned(), value);
+                                }
+                            }
+                        }
+                        Ok($ty {
+                            $($field: match $field {
+                                Some(v) => v,
+                                None => deserialize_with_extra!(@missing $key $($default)?),
+                            },)*
+                            extra,
+                        })
+                    }
+                }
+                d.deserialize_map(StructVisitor)
+            }
+        }
+    };
+    (@missing $key:literal) => { return Err(de::Error::missing_field($key)) };
+    (@missing $key:literal default) => { Default::default() };
+}
+
+deserialize_with_extra!(CloudFrontEvent { records: "Records" });
+deserialize_with_extra!(Record { cf: "cf" });
+deserialize_with_extra!(Cf {
+    config: "config",
+    request: "request",
+    response: "response" = default,
+});
+deserialize_with_extra!(Config {
+    distribution_domain_name: "distributionDomainName",
+    distribution_id: "distributionId",
+    event_type: "eventType",
+    request_id: "requestId" = default,
+});
+deserialize_with_extra!(Request {
+    client_ip: "clientIp",
+    headers: "headers" = default,
+    method: "method",
+    querystring: "querystring" = default,
+    uri: "uri",
+    origin: "origin" = default,
+    body: "body" = default,
+});
+deserialize_with_extra!(CustomOrigin {
+    custom_headers: "customHeaders" = default,
+    domain_name: "domainName",
+    keepalive_timeout: "keepaliveTimeout",
+    path: "path",
+    port: "port",
+    protocol: "protocol",
+    read_timeout: "readTimeout",
+    ssl_protocols: "sslProtocols",
+});
+deserialize_with_extra!(S3Origin {
+    auth_method: "authMethod",
+    custom_headers: "customHeaders" = default,
+    domain_name: "domainName",
+    path: "path",
+    region: "region" = default,
+});
+deserialize_with_extra!(Body {
+    input_truncated: "inputTruncated",
+    action: "action",
+    encoding: "encoding",
+    data: "data",
+});
+deserialize_with_extra!(Response {
+    status: "status",
+    status_description: "statusDescription" = default,
+    headers: "headers" = default,
+});
+deserialize_with_extra!(GeneratedResponse {
+    status: "status",
+    status_description: "statusDescription" = default,
+    headers: "headers" = default,
+    body: "body" = default,
+    body_encoding: "bodyEncoding" = default,
+});
+
 /// Header map: lowercase name -> one `{key, value}` per repetition.
 pub type Headers = BTreeMap<String, Vec<HeaderEntry>>;
 
 /// The event CloudFront sends to a Lambda@Edge function (all four triggers).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CloudFrontEvent {
     #[serde(rename = "Records")]
     pub records: Vec<Record>,
@@ -25,14 +181,14 @@ pub struct CloudFrontEvent {
     pub extra: Extra,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Record {
     pub cf: Cf,
     #[serde(flatten)]
     pub extra: Extra,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Cf {
     pub config: Config,
     pub request: Request,
@@ -43,7 +199,7 @@ pub struct Cf {
     pub extra: Extra,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Config {
     pub distribution_domain_name: String,
@@ -152,7 +308,7 @@ impl HeaderEntry {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Request {
     pub client_ip: String,
@@ -194,7 +350,7 @@ pub enum Origin {
     S3(S3Origin),
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CustomOrigin {
     #[serde(default)]
@@ -210,7 +366,7 @@ pub struct CustomOrigin {
     pub extra: Extra,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct S3Origin {
     /// `origin-access-identity` or `none`.
@@ -227,7 +383,7 @@ pub struct S3Origin {
     pub extra: Extra,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Body {
     pub input_truncated: bool,
@@ -241,7 +397,7 @@ pub struct Body {
 }
 
 /// The response in origin-response and viewer-response events.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Response {
     pub status: String,
@@ -254,7 +410,7 @@ pub struct Response {
 }
 
 /// A response generated by a request trigger instead of going to the origin.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GeneratedResponse {
     /// Required, and a string ("200"), not a number.
@@ -304,5 +460,187 @@ impl CloudFrontEvent {
             1 => records.pop().map(|one| one.cf),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A minimal origin-request event with `request` as given.
+    fn event(config: &str, request: &str) -> String {
+        format!(r#"{{"Records":[{{"cf":{{"config":{config},"request":{request}}}}}]}}"#)
+    }
+
+    const CONFIG: &str = r#"{"distributionDomainName":"d.cloudfront.net","distributionId":"E1","eventType":"origin-request"}"#;
+    const REQUEST: &str =
+        r#"{"clientIp":"203.0.113.1","headers":{},"method":"GET","querystring":"","uri":"/"}"#;
+
+    /// [`REQUEST`] with `fields` added at its end.
+    fn request_with(fields: &str) -> String {
+        format!("{},{fields}}}", &REQUEST[..REQUEST.len() - 1])
+    }
+
+    /// What a malformed event is refused with: serde_json's words, where the text is wrong.
+    #[test]
+    fn malformed_events_say_what_is_wrong() {
+        let cases = [
+            (
+                "not json".to_owned(),
+                r#"expected ident at line 1 column 2"#,
+            ),
+            (
+                "{}".to_owned(),
+                r#"missing field `Records` at line 1 column 2"#,
+            ),
+            (
+                r#"{"Records":5}"#.to_owned(),
+                r#"invalid type: integer `5`, expected a sequence at line 1 column 12"#,
+            ),
+            (
+                r#"{"Records":[5]}"#.to_owned(),
+                r#"invalid type: integer `5`, expected struct Record at line 1 column 13"#,
+            ),
+            (
+                r#"{"Records":[{}]}"#.to_owned(),
+                r#"missing field `cf` at line 1 column 14"#,
+            ),
+            (
+                r#"{"Records":[{"cf":[]}]}"#.to_owned(),
+                r#"invalid type: sequence, expected struct Cf at line 1 column 18"#,
+            ),
+            (
+                r#"{"Records":[{"cf":{}}]}"#.to_owned(),
+                r#"missing field `config` at line 1 column 20"#,
+            ),
+            (
+                event(CONFIG, r#"{"clientIp":"a","method":"GET"}"#),
+                r#"missing field `uri` at line 1 column 166"#,
+            ),
+            (
+                event(
+                    CONFIG,
+                    r#"{"clientIp":"a","method":"GET","uri":"/","uri":"/x"}"#,
+                ),
+                r#"duplicate field `uri` at line 1 column 181"#,
+            ),
+            (
+                event(
+                    CONFIG,
+                    r#"{"clientIp":"a","method":"GET","uri":"/","headers":null}"#,
+                ),
+                r#"invalid type: null, expected a map at line 1 column 190"#,
+            ),
+            (
+                event(
+                    CONFIG,
+                    r#"{"clientIp":"a","method":"GET","uri":"/","headers":{"a":[{"value":1}]}}"#,
+                ),
+                r#"invalid type: integer `1`, expected a string at line 1 column 202"#,
+            ),
+            (
+                event(
+                    CONFIG,
+                    r#"{"clientIp":"a","method":"GET","uri":"/","headers":{"a":[{"key":"A"}]}}"#,
+                ),
+                r#"missing field `value` at line 1 column 203"#,
+            ),
+            (
+                event(CONFIG, r#"{"clientIp":"a","method":"GET","uri":5}"#),
+                r#"invalid type: integer `5`, expected a string at line 1 column 173"#,
+            ),
+            (
+                event(CONFIG, r#"["a","GET","/"]"#),
+                r#"invalid type: sequence, expected struct Request at line 1 column 135"#,
+            ),
+            (
+                event(&CONFIG.replace("origin-request", "sideways"), REQUEST),
+                r#"unknown variant `sideways`, expected one of `viewer-request`, `origin-request`, `origin-response`, `viewer-response` at line 1 column 117"#,
+            ),
+            (
+                event(&CONFIG.replace(r#","distributionId":"E1""#, ""), REQUEST),
+                r#"missing field `distributionId` at line 1 column 102"#,
+            ),
+            (
+                event(CONFIG, &request_with(r#""origin":{"custom":{},"s3":{}}"#)),
+                r#"missing field `domainName` at line 1 column 237"#,
+            ),
+            (
+                event(
+                    CONFIG,
+                    &request_with(
+                        r#""origin":{"custom":{"customHeaders":{},"domainName":"o","keepaliveTimeout":5,"path":"","port":70000,"protocol":"https","readTimeout":30,"sslProtocols":[]}}"#,
+                    ),
+                ),
+                r#"invalid value: integer `70000`, expected u16 at line 1 column 315"#,
+            ),
+            (
+                event(
+                    CONFIG,
+                    &request_with(r#""origin":{"s3":{"authMethod":"none","domainName":"b"}}"#),
+                ),
+                r#"missing field `path` at line 1 column 269"#,
+            ),
+            (
+                event(
+                    CONFIG,
+                    &request_with(
+                        r#""body":{"inputTruncated":"no","action":"read-only","encoding":"text","data":""}"#,
+                    ),
+                ),
+                r#"invalid type: string "no", expected a boolean at line 1 column 245"#,
+            ),
+            (
+                event(CONFIG, REQUEST) + "x",
+                r#"trailing characters at line 1 column 221"#,
+            ),
+        ];
+        for (text, want) in &cases {
+            let got = serde_json::from_str::<CloudFrontEvent>(text).map(|_| ());
+            assert_eq!(
+                got.map_err(|e| e.to_string()),
+                Err((*want).to_owned()),
+                "{text}"
+            );
+        }
+    }
+
+    /// Fields we do not know, at every level, come back exactly as they came (the last of a
+    /// repeated one, as a JSON object keeps it); known ones that may be left out stay out.
+    #[test]
+    fn unknown_fields_round_trip() {
+        let unknown = r#""future":{"a":[1,2.5,null,true,"\u00e9"],"b":-7}"#;
+        let config = CONFIG.replace('}', &format!(",{unknown}}}"));
+        let request = request_with(&format!(
+            r#""origin":{{"s3":{{"authMethod":"none","customHeaders":{{}},"domainName":"b","path":"",{unknown}}}}},"body":{{"inputTruncated":false,"action":"read-only","encoding":"text","data":"","x":1}},"dup":1,"dup":2,{unknown}"#
+        ));
+        let text = format!(
+            r#"{{"Records":[{{"cf":{{"config":{config},"request":{request},{unknown}}},{unknown}}}],{unknown}}}"#
+        );
+        let event: CloudFrontEvent = serde_json::from_str(&text).unwrap();
+        let from_value: CloudFrontEvent =
+            serde_json::from_value(serde_json::from_str(&text).unwrap()).unwrap();
+        assert_eq!(event, from_value);
+        let want: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(want["Records"][0]["cf"]["request"]["dup"], 2);
+        assert_eq!(serde_json::to_value(&event).unwrap(), want);
+        let cf = &event.records[0].cf;
+        assert_eq!(
+            (cf.request.extra.len(), cf.config.request_id.as_deref()),
+            (2, None)
+        );
+    }
+
+    /// A request trigger's result: a generated response is told from a request.
+    #[test]
+    fn request_results_are_told_apart() {
+        let request: RequestResult = serde_json::from_str(REQUEST).unwrap();
+        assert!(matches!(request, RequestResult::Request(_)));
+        let response: RequestResult =
+            serde_json::from_str(r#"{"status":"200","body":"hi","x":1}"#).unwrap();
+        let RequestResult::Response(r) = response else {
+            panic!("{response:?}")
+        };
+        assert_eq!((r.status.as_str(), r.extra.len()), ("200", 1));
     }
 }

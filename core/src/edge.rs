@@ -174,7 +174,7 @@ impl EdgeFunction {
             .apply(&mut request, &invocation, session.as_ref())?;
         let metrics = self.sessions.as_ref().and_then(|store| {
             self.metrics
-                .poll(&self.name, invocation.number, store.stats(), now)
+                .poll(&self.name, invocation.number, || store.stats(), now)
         });
         Ok(Handled {
             request,

@@ -2,22 +2,51 @@
 
 use crate::cloudfront::{HeaderEntry, Request};
 use crate::config::{Config, ConfigError};
-use crate::edge_headers;
+use crate::edge_headers::{self, EdgeHeader};
 use crate::environment::Invocation;
 use crate::headers::{self, HeaderError};
 use crate::session::Visit;
 
 /// A validated [`Config`]: the only way to inject headers.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Injector {
     config: Config,
+    /// The headers this config sets, resolved once here: the warm path looks up no config and
+    /// validates and lowercases none of our own names.
+    slots: Vec<Slot>,
 }
+
+/// One header the config sets.
+#[derive(Debug, Clone)]
+struct Slot {
+    header: &'static EdgeHeader,
+    /// As configured: the entry's `key`.
+    name: String,
+    /// The header map's key.
+    lower: String,
+}
+
+/// Two injectors are equal when their configs are: the rest is derived from it.
+impl PartialEq for Injector {
+    fn eq(&self, other: &Self) -> bool {
+        self.config == other.config
+    }
+}
+
+impl Eq for Injector {}
 
 impl Injector {
     /// Validate `config` ([`Config::validate`]) and keep it.
     pub fn new(config: Config) -> Result<Self, ConfigError> {
         config.validate()?;
-        Ok(Self { config })
+        let slots = edge_headers::enabled(&config)
+            .map(|(header, name)| Slot {
+                header,
+                name: name.to_owned(),
+                lower: name.to_ascii_lowercase(),
+            })
+            .collect();
+        Ok(Self { config, slots })
     }
 
     pub fn config(&self) -> &Config {
@@ -30,10 +59,10 @@ impl Injector {
         &self,
         inv: &Invocation,
         visit: Option<&Visit>,
-    ) -> Vec<(&str, Option<String>)> {
-        edge_headers::enabled(&self.config)
-            .map(|(h, name)| (name, (h.value)(inv, visit)))
-            .collect()
+    ) -> impl Iterator<Item = (&str, Option<String>)> {
+        self.slots
+            .iter()
+            .map(move |s| (s.name.as_str(), (s.header.value)(inv, visit)))
     }
 
     /// Set our headers on `req`, replacing any client-sent header of the same name in any letter
@@ -46,13 +75,21 @@ impl Injector {
         inv: &Invocation,
         visit: Option<&Visit>,
     ) -> Result<(), HeaderError> {
-        for (name, value) in self.headers_for(inv, visit) {
-            req.headers.retain(|k, _| !k.eq_ignore_ascii_case(name));
-            if let Some(value) = value {
-                headers::validate_value(name, &value)?;
+        // Config validation refuses two of our names equal in any case, so removing every
+        // client-sent copy first and then inserting ours is the same as one header at a time.
+        let ours = |k: &String| self.slots.iter().any(|s| s.lower.eq_ignore_ascii_case(k));
+        if req.headers.keys().any(ours) {
+            req.headers.retain(|k, _| !ours(k));
+        }
+        for slot in &self.slots {
+            if let Some(value) = (slot.header.value)(inv, visit) {
+                headers::validate_value(&slot.name, &value)?;
                 req.headers.insert(
-                    name.to_ascii_lowercase(),
-                    vec![HeaderEntry::new(name, value)],
+                    slot.lower.clone(),
+                    vec![HeaderEntry {
+                        key: Some(slot.name.clone()),
+                        value,
+                    }],
                 );
             }
         }

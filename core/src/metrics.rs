@@ -39,12 +39,13 @@ impl MetricsGate {
         }
     }
 
-    /// The EMF line to log now, if one is due. `invocation` is the environment's invocation count.
+    /// The EMF line to log now, if one is due. `invocation` is the environment's invocation count;
+    /// `stats` is read only when a line is due (it visits every shard of the store).
     pub fn poll(
         &self,
         function: &str,
         invocation: u64,
-        stats: StoreStats,
+        stats: impl FnOnce() -> StoreStats,
         now: DateTime<Utc>,
     ) -> Option<String> {
         let now_ms = now.timestamp_millis();
@@ -59,6 +60,7 @@ impl MetricsGate {
             Some(l) => l.stats,
             None => StoreStats::default(),
         };
+        let stats = stats();
         *last = Some(Last {
             at_ms: now_ms,
             invocation,
@@ -113,7 +115,7 @@ mod tests {
             entries: 3,
             ..StoreStats::default()
         };
-        let first: Value = serde_json::from_str(&gate.poll("f", 1, s(5), t0).unwrap()).unwrap();
+        let first: Value = serde_json::from_str(&gate.poll("f", 1, || s(5), t0).unwrap()).unwrap();
         assert_eq!(
             (
                 first["SessionHits"].as_u64(),
@@ -121,17 +123,23 @@ mod tests {
             ),
             (Some(5), Some(3))
         );
-        assert!(gate.poll("f", 2, s(6), t0 + Duration::seconds(1)).is_none());
-        let by_count: Value =
-            serde_json::from_str(&gate.poll("f", 11, s(9), t0 + Duration::seconds(2)).unwrap())
-                .unwrap();
+        assert!(
+            gate.poll("f", 2, || s(6), t0 + Duration::seconds(1))
+                .is_none()
+        );
+        let by_count: Value = serde_json::from_str(
+            &gate
+                .poll("f", 11, || s(9), t0 + Duration::seconds(2))
+                .unwrap(),
+        )
+        .unwrap();
         assert_eq!(by_count["SessionHits"], 4, "delta since the last line");
         assert!(
-            gate.poll("f", 12, s(9), t0 + Duration::seconds(3))
+            gate.poll("f", 12, || s(9), t0 + Duration::seconds(3))
                 .is_none()
         );
         assert!(
-            gate.poll("f", 13, s(9), t0 + Duration::seconds(63))
+            gate.poll("f", 13, || s(9), t0 + Duration::seconds(63))
                 .is_some(),
             "by time"
         );

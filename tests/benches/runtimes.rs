@@ -7,6 +7,9 @@
 //!   wasm/lambda-edge/runtime.mjs (native edge-fn as its own custom runtime) against the stack's
 //!   own Runtime API server, interleaved runs.
 //! - sizes of the shipped files.
+//!
+//! `EDGE_PERSIST_BENCH=native` runs only the native per-invocation rounds (no wasm build, Node.js
+//! or workerd): what a change to core's warm path is measured with.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -96,6 +99,58 @@ fn native_invoke() -> (Vec<f64>, Vec<f64>) {
         value_rounds.push(value_path(20000));
     }
     (text_rounds, value_rounds)
+}
+
+/// Where the native call's time goes, each step alone (ns per call, median of 7 rounds): the
+/// runtime's `Box<RawValue>`, the typed parse, the whole core call (parse, invocation, session,
+/// headers), the answer's serialisation.
+fn native_split() -> Vec<(&'static str, f64)> {
+    let state = EdgeState::new(Config::default(), init("bench", Utc::now())).unwrap();
+    let text = std::fs::read(fixtures_dir().join("cloudfront-origin-request.json")).unwrap();
+    let text = std::str::from_utf8(&text).unwrap();
+    let now = Utc::now();
+    let answer = state.edge.handle_json(text, now).unwrap().request;
+    let time = |f: &dyn Fn()| {
+        let rounds = (0..7)
+            .map(|_| {
+                let start = Instant::now();
+                for _ in 0..20_000 {
+                    f();
+                }
+                start.elapsed().as_nanos() as f64 / 20_000.0
+            })
+            .collect();
+        median(rounds)
+    };
+    vec![
+        (
+            "serde_json::from_str::<Box<RawValue>> (the runtime's step)",
+            time(&|| {
+                std::hint::black_box(serde_json::from_str::<Box<RawValue>>(text).unwrap());
+            }),
+        ),
+        (
+            "serde_json::from_str::<CloudFrontEvent> (typed parse alone)",
+            time(&|| {
+                std::hint::black_box(
+                    serde_json::from_str::<edge_persist_core::cloudfront::CloudFrontEvent>(text)
+                        .unwrap(),
+                );
+            }),
+        ),
+        (
+            "EdgeFunction::handle_json (parse, invocation, session, headers)",
+            time(&|| {
+                std::hint::black_box(state.edge.handle_json(text, now).unwrap());
+            }),
+        ),
+        (
+            "serde_json::to_vec of the answer",
+            time(&|| {
+                std::hint::black_box(serde_json::to_vec(&answer).unwrap());
+            }),
+        ),
+    ]
 }
 
 /// Spawn to the first response posted to the Runtime API, in ms.
@@ -193,6 +248,24 @@ fn main() {
         println!(
             "runtimes: a benchmark report; run `cargo bench -p edge-persist-tests --bench runtimes`"
         );
+        return;
+    }
+    if std::env::var("EDGE_PERSIST_BENCH").as_deref() == Ok("native") {
+        let (native_rounds, value_rounds) = native_invoke();
+        println!("\n| per invocation (median of 7 rounds x 20,000 calls) | ns/call |\n|---|---|");
+        println!(
+            "| native edge-fn handler, event text -> typed -> answer text (Rust, no runtime) | {:.0} |",
+            median(native_rounds.clone())
+        );
+        println!(
+            "| native, the same through a serde_json::Value (before) | {:.0} |",
+            median(value_rounds.clone())
+        );
+        println!("\nrounds ns: native {native_rounds:.0?} value {value_rounds:.0?}");
+        println!("\n| the native call, step by step | ns/call |\n|---|---|");
+        for (step, ns) in native_split() {
+            println!("| {step} | {ns:.0} |");
+        }
         return;
     }
     let built = xtask::build(None).expect("build the wasm packages");

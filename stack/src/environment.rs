@@ -114,7 +114,7 @@ impl Environment {
     ) -> std::io::Result<Self> {
         let id = random_hex(16);
         let freezer = Arc::new(Freezer::default());
-        let api = RuntimeApi::start(spec.arn(), Arc::clone(&freezer)).await?;
+        let api = RuntimeApi::start_freezing(spec.arn(), Arc::clone(&freezer)).await?;
         let group = logs::log_group(&spec.name, spec.edge);
         let stream = logs::stream_name(Utc::now(), spec.version(), &id);
         // The environment's own /tmp: a directory of its own, kept for its life, named by

@@ -154,9 +154,7 @@ fn main() {
     let opts = Opts::parse();
     let runtime = tokio::runtime::Runtime::new().expect("tokio");
     let (api, plain) = runtime.block_on(async {
-        let api = RuntimeApi::start(ARN.into(), Default::default())
-            .await
-            .expect("guarded server");
+        let api = RuntimeApi::start(ARN.into()).await.expect("guarded server");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");

@@ -139,7 +139,13 @@ impl Drop for RuntimeApi {
 impl RuntimeApi {
     /// Bind 127.0.0.1:0 and serve until dropped, only to the processes of the group named by
     /// [`Self::set_owner`] (connections wait for it).
-    pub async fn start(
+    pub async fn start(function_arn: String) -> std::io::Result<Self> {
+        Self::start_freezing(function_arn, Arc::default()).await
+    }
+
+    /// [`Self::start`], telling `freezer` when the runtime waits in `next` (an environment's
+    /// API; a freezer that was never armed signals nothing).
+    pub async fn start_freezing(
         function_arn: String,
         freezer: Arc<crate::sandbox::Freezer>,
     ) -> std::io::Result<Self> {

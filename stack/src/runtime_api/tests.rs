@@ -31,12 +31,9 @@ fn error_type_falls_back_to_the_header() {
 /// The API over real HTTP: one invocation's round trip, then the error shapes.
 #[tokio::test]
 async fn next_response_and_error_shapes() {
-    let api = RuntimeApi::start(
-        "arn:aws:lambda:us-east-1:123456789012:function:f".into(),
-        Default::default(),
-    )
-    .await
-    .unwrap();
+    let api = RuntimeApi::start("arn:aws:lambda:us-east-1:123456789012:function:f".into())
+        .await
+        .unwrap();
     // This test process is the runtime: its own group owns the API.
     // SAFETY: getpgrp takes nothing and cannot fail.
     api.set_owner(unsafe { libc::getpgrp() });

@@ -67,8 +67,8 @@ function handle(event, requestId) {
   for (const key of removed) delete headers[key];
   for (const key in set) {
     // Assigning `__proto__` would set the prototype: define it as JSON.parse would.
-    if (key === '__proto__') Object.defineProperty(headers, key, { value: set[key], writable: true, enumerable: true, configurable: true });
-    else headers[key] = set[key];
+    if (key !== '__proto__') headers[key] = set[key];
+    else Object.defineProperty(headers, key, { value: set[key], writable: true, enumerable: true, configurable: true });
   }
   console.log(second < 0 ? out.slice(first + 1) : out.slice(first + 1, second));
   // EMF must be a JSON object alone on its line.

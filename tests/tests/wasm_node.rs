@@ -40,5 +40,5 @@ fn exported_api_in_node() {
 
 #[test]
 fn lambda_edge_handler_in_node() {
-    node_test("handler.test.mjs", 6);
+    node_test("handler.test.mjs", 7);
 }

@@ -55,22 +55,25 @@ function reinstantiate(requestId, error) {
 
 function handle(event, requestId) {
   // `?? null`: an absent event must reach core as JSON (and fail there as InvalidEvent).
-  const out = JSON.parse(edge.handle(JSON.stringify(event ?? null), Date.now()));
-  const inv = out.invocation;
-  // The fields edge-fn logs per invocation.
-  log('INFO', 'invocation', {
-    requestId,
-    cfRequestId: out.cfRequestId ?? '',
-    eventType: out.eventType,
-    environmentId: inv.environment_id,
-    start: inv.cold ? 'cold' : 'warm',
-    invocation: inv.number,
-    persisted: inv.persisted,
-    sessionHits: out.session?.hits,
-  });
+  // Core answers lines: the header changes, the invocation's log line, an EMF line when due.
+  const out = edge.handle(JSON.stringify(event ?? null), Date.now(), requestId);
+  const first = out.indexOf('\n');
+  const second = out.indexOf('\n', first + 1);
+  // Core accepted the event, so it holds exactly one record with a request: change that
+  // object in place and hand it back, rather than a copy rebuilt from JSON.
+  const { removed, set } = JSON.parse(out.slice(0, first));
+  const request = event.Records[0].cf.request;
+  const headers = request.headers ?? (request.headers = {});
+  for (const key of removed) delete headers[key];
+  for (const key in set) {
+    // Assigning `__proto__` would set the prototype: define it as JSON.parse would.
+    if (key !== '__proto__') headers[key] = set[key];
+    else Object.defineProperty(headers, key, { value: set[key], writable: true, enumerable: true, configurable: true });
+  }
+  console.log(second < 0 ? out.slice(first + 1) : out.slice(first + 1, second));
   // EMF must be a JSON object alone on its line.
-  if (out.metrics) console.log(out.metrics);
-  return out.request;
+  if (second >= 0) console.log(out.slice(second + 1));
+  return request;
 }
 
 function failed(requestId, error) {

@@ -1,9 +1,8 @@
 //! The pure-Rust layer under the bindings: everything here runs natively in unit tests.
 
 use chrono::{DateTime, Utc};
-use edge_persist_core::cloudfront::Request;
-use edge_persist_core::session::Visit;
-use edge_persist_core::{Config, EdgeError, EdgeFunction, Environment, Init, Invocation};
+use edge_persist_core::cloudfront::Headers;
+use edge_persist_core::{Config, EdgeError, EdgeFunction, Environment, Init, format_time};
 use serde::Serialize;
 
 /// A failure the JS side sees as an `Error` with `name = kind`.
@@ -46,17 +45,48 @@ pub struct HostInit<'a> {
     pub now_ms: f64,
 }
 
-/// One handled event as the wrapper needs it: the request for CloudFront, the fields edge-fn
-/// logs per invocation, and the EMF line to print when one is due.
+/// What the wrapper applies to the event's request object, in place: delete the keys of
+/// `removed` from its `headers`, then set every key of `set` to its entries.
+#[derive(Serialize)]
+struct Changes<'a> {
+    removed: &'a [String],
+    set: SetHeaders<'a>,
+}
+
+/// The `set` keys with their entries from the handled request, as one JSON object.
+struct SetHeaders<'a> {
+    keys: &'a [String],
+    headers: &'a Headers,
+}
+
+impl Serialize for SetHeaders<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(
+            self.keys
+                .iter()
+                .filter_map(|k| self.headers.get(k).map(|entries| (k, entries))),
+        )
+    }
+}
+
+/// The per-invocation log line, the fields (and their order) edge-fn logs: one JSON object, the
+/// shape CloudWatch Logs Insights parses.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Output<'a> {
-    request: &'a Request,
-    invocation: &'a Invocation,
+struct InvocationLog<'a> {
+    timestamp: &'a str,
+    level: &'static str,
+    message: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<&'a str>,
+    cf_request_id: &'a str,
     event_type: &'static str,
-    cf_request_id: Option<&'a str>,
-    session: Option<&'a Visit>,
-    metrics: Option<&'a str>,
+    environment_id: &'a str,
+    start: &'static str,
+    invocation: u64,
+    persisted: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session_hits: Option<u64>,
 }
 
 /// One execution environment: core's [`EdgeFunction`], fed from JS values.
@@ -100,20 +130,57 @@ impl Edge {
         Ok(Self { inner })
     }
 
-    /// `{request, invocation, eventType, cfRequestId, session, metrics}` as JSON.
-    pub fn handle(&self, event_json: &str, now_ms: f64) -> Result<String, Failure> {
+    /// One event, answered as lines for the wrapper: the header [`Changes`] (JSON), the
+    /// invocation's log line, and the EMF line when one is due. JSON never holds a raw newline,
+    /// so the lines split on `\n`. `request_id`: Lambda's `awsRequestId`, logged.
+    pub fn handle(
+        &self,
+        event_json: &str,
+        now_ms: f64,
+        request_id: Option<&str>,
+    ) -> Result<String, Failure> {
         let now = time(now_ms)?;
         // The same typed parse as edge-fn: the same errors (`InvalidEvent`), worded alike.
-        let handled = self.inner.handle_json(event_json, now)?;
-        let output = Output {
-            request: &handled.request,
-            invocation: &handled.invocation,
-            event_type: handled.event_type.as_str(),
-            cf_request_id: handled.cf_request_id.as_deref(),
-            session: handled.session.as_ref(),
-            metrics: handled.metrics.as_deref(),
+        let (handled, changes) = self.inner.handle_json_changes(event_json, now)?;
+        let inv = &handled.invocation;
+        let mut out = Vec::with_capacity(512);
+        let changes = Changes {
+            removed: &changes.removed,
+            set: SetHeaders {
+                keys: &changes.set,
+                headers: &handled.request.headers,
+            },
         };
-        serde_json::to_string(&output).map_err(|e| Failure {
+        let log = InvocationLog {
+            timestamp: &format_time(now),
+            level: "INFO",
+            message: "invocation",
+            request_id,
+            cf_request_id: handled.cf_request_id.as_deref().unwrap_or_default(),
+            event_type: handled.event_type.as_str(),
+            environment_id: &inv.environment_id,
+            start: inv.temperature(),
+            invocation: inv.number,
+            persisted: &inv.persisted,
+            session_hits: handled.session.as_ref().map(|v| v.hits),
+        };
+        // Writing to a Vec fails only on a serializer error, which these types do not raise.
+        let written = serde_json::to_writer(&mut out, &changes).and_then(|()| {
+            out.push(b'\n');
+            serde_json::to_writer(&mut out, &log)
+        });
+        if let Err(e) = written {
+            return Err(Failure {
+                kind: "InvalidEvent",
+                message: e.to_string(),
+            });
+        }
+        if let Some(metrics) = &handled.metrics {
+            out.push(b'\n');
+            out.extend_from_slice(metrics.as_bytes());
+        }
+        // serde_json writes UTF-8 and the EMF line is a String: this never fails.
+        String::from_utf8(out).map_err(|e| Failure {
             kind: "InvalidEvent",
             message: e.to_string(),
         })
@@ -193,12 +260,42 @@ mod tests {
         .to_string()
     }
 
-    fn output(json: &str) -> Value {
-        serde_json::from_str(json).unwrap()
+    /// What the JS wrapper does with an answer: the event's request with the changes applied,
+    /// the log line, the EMF line when there is one.
+    struct Answer {
+        request: Value,
+        log: Value,
+        metrics: Option<Value>,
     }
 
-    fn header(out: &Value, name: &str) -> String {
-        out["request"]["headers"][name][0]["value"]
+    fn answer(edge: &Edge, event: &str, now_ms: f64) -> Answer {
+        let out = edge.handle(event, now_ms, Some("req-1")).unwrap();
+        let mut lines = out.split('\n');
+        let mut line = || {
+            lines
+                .next()
+                .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        };
+        let (changes, log, metrics) = (line().unwrap(), line().unwrap(), line());
+        assert!(line().is_none(), "{out}");
+        let mut request =
+            serde_json::from_str::<Value>(event).unwrap()["Records"][0]["cf"]["request"].take();
+        let headers = request["headers"].as_object_mut().unwrap();
+        for key in changes["removed"].as_array().unwrap() {
+            headers.remove(key.as_str().unwrap());
+        }
+        for (key, entries) in changes["set"].as_object().unwrap() {
+            headers.insert(key.clone(), entries.clone());
+        }
+        Answer {
+            request,
+            log,
+            metrics,
+        }
+    }
+
+    fn header(out: &Answer, name: &str) -> String {
+        out.request["headers"][name][0]["value"]
             .as_str()
             .unwrap()
             .to_owned()
@@ -207,27 +304,38 @@ mod tests {
     #[test]
     fn persists_the_first_time_and_counts_invocations() {
         let edge = Edge::new(init("", "abc")).unwrap();
-        let first = output(
-            &edge
-                .handle(&event("origin-request", None), T0 + 7.0)
-                .unwrap(),
-        );
-        let second = output(
-            &edge
-                .handle(&event("viewer-request", None), T0 + 1000.0)
-                .unwrap(),
-        );
+        let first = answer(&edge, &event("origin-request", None), T0 + 7.0);
+        let second = answer(&edge, &event("viewer-request", None), T0 + 1000.0);
         assert_eq!(header(&first, "custom_header"), "2026-11-27T00:00:00.007Z");
         assert_eq!(header(&second, "custom_header"), "2026-11-27T00:00:00.007Z");
         assert_eq!(header(&first, "x-persist-start"), "cold");
         assert_eq!(header(&second, "x-persist-start"), "warm");
         assert_eq!(header(&second, "x-persist-invocation"), "2");
         assert_eq!(header(&second, "x-persist-env-age-ms"), "1000");
-        assert_eq!(second["invocation"]["number"], 2);
+        // The client's spoofed copy is replaced, the rest of the request comes back as sent.
         assert_eq!(
-            (second["eventType"].as_str(), second["cfRequestId"].as_str()),
-            (Some("viewer-request"), Some("r1"))
+            second.request["headers"]["custom_header"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
         );
+        assert_eq!(second.request["uri"], "/");
+        assert_eq!(
+            second.log,
+            serde_json::json!({
+                "timestamp": "2026-11-27T00:00:01.000Z", "level": "INFO",
+                "message": "invocation", "requestId": "req-1", "cfRequestId": "r1",
+                "eventType": "viewer-request", "environmentId": "abc", "start": "warm",
+                "invocation": 2, "persisted": "2026-11-27T00:00:00.007Z"
+            })
+        );
+        // The store's first statistics come with the first invocation, then not before due.
+        assert_eq!(
+            first.metrics.as_ref().map(|m| m["_aws"].is_object()),
+            Some(true)
+        );
+        assert!(second.metrics.is_none());
         assert_eq!(edge.environment().invocations(), 2);
     }
 
@@ -235,14 +343,9 @@ mod tests {
     fn sessions_are_counted_per_cookie() {
         let edge = Edge::new(init("", "abc")).unwrap();
         let cookie = format!("edge_session={}", "a".repeat(32));
-        edge.handle(&event("origin-request", Some(&cookie)), T0)
-            .unwrap();
-        let out = output(
-            &edge
-                .handle(&event("origin-request", Some(&cookie)), T0 + 1.0)
-                .unwrap(),
-        );
-        assert_eq!(out["session"]["hits"], 2);
+        answer(&edge, &event("origin-request", Some(&cookie)), T0);
+        let out = answer(&edge, &event("origin-request", Some(&cookie)), T0 + 1.0);
+        assert_eq!(out.log["sessionHits"], 2);
         assert_eq!(header(&out, "x-persist-session-hits"), "2");
     }
 
@@ -250,7 +353,7 @@ mod tests {
     fn errors_carry_the_core_kind() {
         let edge = Edge::new(init("{}", "abc")).unwrap();
         let e = edge
-            .handle(&event("origin-response", None), T0)
+            .handle(&event("origin-response", None), T0, None)
             .unwrap_err();
         assert_eq!(e.kind, "UnsupportedEventType");
         assert_eq!(
@@ -258,10 +361,13 @@ mod tests {
             EdgeError::UnsupportedEventType("origin-response").to_string()
         );
         assert_eq!(
-            edge.handle("not json", T0).unwrap_err().kind,
+            edge.handle("not json", T0, None).unwrap_err().kind,
             "InvalidEvent"
         );
-        assert_eq!(edge.handle("{}", T0).unwrap_err().kind, "InvalidEvent");
+        assert_eq!(
+            edge.handle("{}", T0, None).unwrap_err().kind,
+            "InvalidEvent"
+        );
         assert_eq!(
             edge.environment().invocations(),
             0,
@@ -313,7 +419,7 @@ mod tests {
         let edge = Edge::new(init("", "a")).unwrap();
         for bad in [f64::NAN, f64::INFINITY, 1e300] {
             assert_eq!(
-                edge.handle(&event("origin-request", None), bad)
+                edge.handle(&event("origin-request", None), bad, None)
                     .unwrap_err()
                     .kind,
                 "InvalidArgument"
@@ -324,13 +430,10 @@ mod tests {
     #[test]
     fn reset_starts_cold_with_a_new_id() {
         let edge = Edge::new(init("", "a")).unwrap();
-        edge.handle(&event("origin-request", None), T0).unwrap();
+        edge.handle(&event("origin-request", None), T0, None)
+            .unwrap();
         edge.reset("b", T0 + 5.0).unwrap();
-        let r = output(
-            &edge
-                .handle(&event("origin-request", None), T0 + 9.0)
-                .unwrap(),
-        );
+        let r = answer(&edge, &event("origin-request", None), T0 + 9.0);
         assert_eq!(header(&r, "x-persist-env-id"), "b");
         assert_eq!(header(&r, "x-persist-start"), "cold");
         assert_eq!(header(&r, "custom_header"), "2026-11-27T00:00:00.009Z");

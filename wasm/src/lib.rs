@@ -43,11 +43,20 @@ impl EdgeFunction {
         Edge::new(init).map(|inner| Self { inner }).map_err(to_js)
     }
 
-    /// Handle one CloudFront event (JSON). Returns JSON `{request, invocation, eventType,
-    /// cfRequestId, session, metrics}`: `request` goes back to CloudFront, `metrics` (an EMF line,
-    /// when due) is printed alone on a line.
-    pub fn handle(&self, event_json: &str, now_ms: f64) -> Result<String, JsValue> {
-        self.inner.handle(event_json, now_ms).map_err(to_js)
+    /// Handle one CloudFront event (JSON). Returns lines: the header changes to apply to the
+    /// event's request object, `{"removed": [key, ...], "set": {key: [entry, ...], ...}}` (delete
+    /// the `removed` keys from `request.headers`, then set each `set` key); the invocation's log
+    /// line; and, when one is due, an EMF line. Each is JSON and goes to stdout alone on its line.
+    /// `request_id`: Lambda's `awsRequestId`, logged when given.
+    pub fn handle(
+        &self,
+        event_json: &str,
+        now_ms: f64,
+        request_id: Option<String>,
+    ) -> Result<String, JsValue> {
+        self.inner
+            .handle(event_json, now_ms, request_id.as_deref())
+            .map_err(to_js)
     }
 
     /// Start a new generation (new id, cold again), e.g. after a snapshot restore.

@@ -16,9 +16,11 @@ fn new_edge(config: &str) -> Result<EdgeFunction, JsValue> {
     EdgeFunction::new(config, "env-wbt", &[7; 16], "edge", Some(128.0), T0)
 }
 
+/// The value `handle`'s answer sets on header `name`: its first line is the header changes.
 fn header(out: &str, name: &str) -> String {
-    let doc: serde_json::Value = serde_json::from_str(out).expect("handle returns JSON");
-    doc["request"]["headers"][name][0]["value"]
+    let changes = out.lines().next().unwrap_or_default();
+    let doc: serde_json::Value = serde_json::from_str(changes).expect("handle answers JSON lines");
+    doc["set"][name][0]["value"]
         .as_str()
         .unwrap_or_default()
         .to_owned()
@@ -33,8 +35,8 @@ fn error_name(e: JsValue) -> String {
 #[wasm_bindgen_test]
 fn the_value_persists_across_invocations_of_one_instance() {
     let edge = new_edge("").unwrap();
-    let first = edge.handle(ORIGIN_REQUEST, T0 + 5.0).unwrap();
-    let later = edge.handle(ORIGIN_REQUEST, T0 + 60_000.0).unwrap();
+    let first = edge.handle(ORIGIN_REQUEST, T0 + 5.0, None).unwrap();
+    let later = edge.handle(ORIGIN_REQUEST, T0 + 60_000.0, None).unwrap();
     assert_eq!(header(&first, "custom_header"), "2027-01-15T08:00:00.005Z");
     assert_eq!(
         header(&later, "custom_header"),
@@ -55,11 +57,11 @@ fn the_value_persists_across_invocations_of_one_instance() {
 fn errors_are_js_errors_named_like_edge_fn_error_types() {
     let edge = new_edge("").unwrap();
     assert_eq!(
-        error_name(edge.handle(VIEWER_RESPONSE, T0).unwrap_err()),
+        error_name(edge.handle(VIEWER_RESPONSE, T0, None).unwrap_err()),
         "UnsupportedEventType"
     );
     assert_eq!(
-        error_name(edge.handle("{not json", T0).unwrap_err()),
+        error_name(edge.handle("{not json", T0, None).unwrap_err()),
         "InvalidEvent"
     );
     assert_eq!(
@@ -75,9 +77,9 @@ fn errors_are_js_errors_named_like_edge_fn_error_types() {
 #[wasm_bindgen_test]
 fn reset_starts_a_new_generation() {
     let edge = new_edge("").unwrap();
-    let before = edge.handle(ORIGIN_REQUEST, T0).unwrap();
+    let before = edge.handle(ORIGIN_REQUEST, T0, None).unwrap();
     edge.reset("env-restored", T0 + 1_000.0).unwrap();
-    let after = edge.handle(ORIGIN_REQUEST, T0 + 2_000.0).unwrap();
+    let after = edge.handle(ORIGIN_REQUEST, T0 + 2_000.0, None).unwrap();
     assert_ne!(
         header(&before, "custom_header"),
         header(&after, "custom_header")

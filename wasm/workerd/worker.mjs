@@ -18,7 +18,8 @@ const randomId = () => Array.from(randomBytes(), (b) => b.toString(16).padStart(
 
 function toEvent(request) {
   const url = new URL(request.url);
-  const headers = {};
+  // No prototype: a header named `__proto__` is a valid token, and must stay a plain key.
+  const headers = Object.create(null);
   for (const [name, value] of request.headers) {
     // Fetch joins repeated headers with ", "; CloudFront would list them separately.
     headers[name] = [{ key: name, value }];
@@ -48,9 +49,15 @@ export default {
   async fetch(request, env) {
     // 128 MB: the memory of a Worker (Cloudflare's limits), which sizes the session budget.
     edge ??= new EdgeFunction(CONFIG, randomId(), randomBytes(), 'workerd', 128, Date.now());
-    let forwarded;
+    const event = toEvent(request);
+    const forwarded = event.Records[0].cf.request;
     try {
-      forwarded = JSON.parse(edge.handle(JSON.stringify(toEvent(request)), Date.now())).request;
+      // The first line of core's answer: the header changes to make to the event's request
+      // (the rest, the Lambda@Edge log line and EMF, is not a Worker's to print).
+      const out = edge.handle(JSON.stringify(event), Date.now());
+      const { removed, set } = JSON.parse(out.slice(0, out.indexOf('\n')));
+      for (const key of removed) delete forwarded.headers[key];
+      Object.assign(forwarded.headers, set);
     } catch (error) {
       // Core refused the request (e.g. over CloudFront's size limits): answer as CloudFront
       // answers a failed edge function, with the stable error kind for the logs.

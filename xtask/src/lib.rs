@@ -105,7 +105,8 @@ fn lock() -> Result<File, Error> {
     Ok(file)
 }
 
-/// cargo build (wasm32, size profile) -> wasm-bindgen (web target) -> wasm-opt -Oz, into `wasm/pkg`.
+/// cargo build (wasm32, `wasm-release` profile) -> wasm-bindgen (web target) -> wasm-opt -Oz,
+/// into `wasm/pkg`.
 /// wasm-opt (binaryen compiled to wasm, run by node) takes seconds, so the package is reused while
 /// the module cargo built is byte-for-byte the same.
 fn build_wasm() -> Result<(), Error> {

@@ -22,13 +22,22 @@ const event = (eventType, headers = {}) => JSON.stringify({
 const SECRET = new Uint8Array(16).fill(9);
 // The constructor as the wrapper calls it: config, id, session secret, function name, memory, now.
 const make = (config, id, now = T0) => new EdgeFunction(config, id, SECRET, 'edge-fn', 128, now);
-const request = (out) => JSON.parse(out).request;
-const header = (out, name) => request(out).headers[name]?.[0]?.value;
+// What the wrapper does with an answer: the event's request with the header changes applied,
+// the invocation's log line, the EMF line when one is due.
+function run(fn, text, now, requestId) {
+  const [changes, log, metrics, ...rest] = fn.handle(text, now, requestId).split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(rest, []);
+  const request = JSON.parse(text).Records[0].cf.request;
+  for (const key of changes.removed) delete request.headers[key];
+  Object.assign(request.headers, changes.set);
+  return { changes, request, log, metrics };
+}
+const header = (out, name) => out.request.headers[name]?.[0]?.value;
 
 test('first invocation sets the value; later ones keep it and count', () => {
   const fn = make('', 'env-1');
-  const first = fn.handle(event('origin-request'), T0 + 5);
-  const second = fn.handle(event('viewer-request'), T0 + 2000);
+  const first = run(fn, event('origin-request'), T0 + 5);
+  const second = run(fn, event('viewer-request'), T0 + 2000);
   assert.equal(header(first, 'custom_header'), '2026-11-27T00:00:00.005Z');
   assert.equal(header(second, 'custom_header'), '2026-11-27T00:00:00.005Z');
   assert.deepEqual([header(first, 'x-persist-start'), header(second, 'x-persist-start')], ['cold', 'warm']);
@@ -40,16 +49,21 @@ test('first invocation sets the value; later ones keep it and count', () => {
   assert.equal(fn.environmentId, 'env-1');
 });
 
-test('the output carries what edge-fn logs: invocation, event type, request id, session', () => {
+test('the answer carries the log line edge-fn writes: invocation, event type, request ids, session', () => {
   const fn = make('', 'env-9');
   const cookie = [{ key: 'Cookie', value: `edge_session=${'c'.repeat(32)}` }];
-  fn.handle(event('origin-request', { cookie }), T0);
-  const out = JSON.parse(fn.handle(event('viewer-request', { cookie }), T0 + 3));
-  assert.deepEqual(out.invocation, { environment_id: 'env-9', number: 2, cold: false, age_ms: 3, persisted: '2026-11-27T00:00:00.000Z' });
-  assert.equal(out.eventType, 'viewer-request');
-  assert.equal(out.cfRequestId, 'r1');
-  assert.equal(out.session.hits, 2);
+  const first = run(fn, event('origin-request', { cookie }), T0);
+  assert.equal(first.log.requestId, undefined, 'no request id given: none logged');
+  const out = run(fn, event('viewer-request', { cookie }), T0 + 3, 'req-"9"');
+  assert.deepEqual(out.log, {
+    timestamp: '2026-11-27T00:00:00.003Z', level: 'INFO', message: 'invocation', requestId: 'req-"9"',
+    cfRequestId: 'r1', eventType: 'viewer-request', environmentId: 'env-9', start: 'warm', invocation: 2,
+    persisted: '2026-11-27T00:00:00.000Z', sessionHits: 2,
+  });
   assert.equal(out.request.headers['x-persist-session-hits'][0].value, '2');
+  // Only what changed crosses the boundary: the client's cookie is not in it.
+  assert.deepEqual(out.changes.removed, []);
+  assert.ok(!('cookie' in out.changes.set));
 });
 
 test('secret and memory are checked', () => {
@@ -61,24 +75,25 @@ test('secret and memory are checked', () => {
 test('two instances are two environments', () => {
   const a = make('{}', 'a');
   const b = make('{}', 'b');
-  a.handle(event('origin-request'), T0 + 1);
-  b.handle(event('origin-request'), T0 + 9);
+  run(a, event('origin-request'), T0 + 1);
+  run(b, event('origin-request'), T0 + 9);
   assert.notEqual(a.persisted, b.persisted);
 });
 
 test('a client-sent custom_header in any case is replaced', () => {
   const fn = make('', 'e');
-  const out = request(fn.handle(event('origin-request', {
+  const { request: out, changes } = run(fn, event('origin-request', {
     custom_header: [{ key: 'Custom_Header', value: 'spoofed' }],
     CUSTOM_HEADER: [{ value: 'spoofed-2' }],
-  }), T0));
+  }), T0);
+  assert.deepEqual(changes.removed, ['CUSTOM_HEADER']);
   assert.ok(!JSON.stringify(out).includes('spoofed'));
   assert.deepEqual(out.headers.custom_header, [{ key: 'custom_header', value: '2026-11-27T00:00:00.000Z' }]);
 });
 
 test('config JSON is applied and validated', () => {
   const fn = make(JSON.stringify({ persisted_header: 'X-Persisted', environment_headers: false, sessions: { enabled: false } }), 'e');
-  const out = request(fn.handle(event('origin-request'), T0));
+  const out = run(fn, event('origin-request'), T0).request;
   assert.deepEqual(Object.keys(out.headers), ['x-persisted']);
   assert.deepEqual(JSON.parse(fn.configJson()).persisted_header, 'X-Persisted');
   for (const bad of ['{"persisted_header":"x-edge-nope"}', '{"persisted_headr":"x"}', '[', '{"persisted_header":"a b"}']) {
@@ -109,14 +124,14 @@ test('bad arguments are InvalidArgument errors, never traps', () => {
     assert.throws(() => fn.handle(event('origin-request'), now), { name: 'InvalidArgument' }, String(now));
   }
   // The instance is still healthy afterwards.
-  assert.equal(header(fn.handle(event('origin-request'), T0), 'x-persist-invocation'), '1');
+  assert.equal(header(run(fn, event('origin-request'), T0), 'x-persist-invocation'), '1');
 });
 
 test('reset starts a new generation: new id, cold, new value', () => {
   const fn = make('', 'before');
-  fn.handle(event('origin-request'), T0);
+  run(fn, event('origin-request'), T0);
   fn.reset('after', T0 + 10);
-  const out = fn.handle(event('origin-request'), T0 + 20);
+  const out = run(fn, event('origin-request'), T0 + 20);
   assert.equal(header(out, 'x-persist-env-id'), 'after');
   assert.equal(header(out, 'x-persist-start'), 'cold');
   assert.equal(header(out, 'custom_header'), '2026-11-27T00:00:00.020Z');

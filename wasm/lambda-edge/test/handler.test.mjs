@@ -88,12 +88,35 @@ test('a new environment gets a new id and a new value', async () => {
 test('the request comes back whole, with only our headers changed', async () => {
   const handler = await freshHandler();
   const event = fixture('cloudfront-origin-request-body');
-  const sent = event.Records[0].cf.request;
+  const sent = structuredClone(event.Records[0].cf.request);
   const out = await handler(event, context(1));
+  assert.equal(out, event.Records[0].cf.request, "the event's own request object, changed in place");
   const ours = ['custom_header', 'x-persist-env-id', 'x-persist-invocation', 'x-persist-start', 'x-persist-env-age-ms'];
   for (const name of ours) assert.equal(out.headers[name].length, 1, name);
   const strip = (r) => ({ ...r, headers: Object.fromEntries(Object.entries(r.headers).filter(([k]) => !ours.includes(k))) });
   assert.deepEqual(strip(out), strip(sent));
+});
+
+test('client copies of our headers in any letter case are gone; a session is logged', async () => {
+  const handler = await freshHandler();
+  const event = fixture('cloudfront-origin-request');
+  const headers = event.Records[0].cf.request.headers;
+  headers['Custom_Header'] = [{ key: 'Custom_Header', value: 'spoofed' }];
+  headers['x-persist-session-hits'] = [{ key: 'X-Persist-Session-Hits', value: '99' }];
+  const { result, lines } = await captureLogs(() => handler(event, context(1)));
+  assert.ok(!('Custom_Header' in result.headers));
+  assert.ok(!('x-persist-session-hits' in result.headers), 'no session: the session headers are removed');
+  assert.ok(!JSON.stringify(result).includes('spoofed'));
+  assert.equal(JSON.parse(lines[0]).sessionHits, undefined);
+  const cookie = [{ key: 'Cookie', value: `edge_session=${'d'.repeat(32)}` }];
+  const withSession = fixture('cloudfront-origin-request');
+  withSession.Records[0].cf.request.headers.cookie = cookie;
+  await handler(withSession, context(2));
+  const again = fixture('cloudfront-origin-request');
+  again.Records[0].cf.request.headers.cookie = cookie;
+  const second = await captureLogs(() => handler(again, context(3)));
+  assert.equal(value(second.result, 'x-persist-session-hits'), '2');
+  assert.deepEqual(second.lines.map((l) => JSON.parse(l).sessionHits), [2]);
 });
 
 test('errors reject with the name edge-fn reports as errorType', async () => {

@@ -3,17 +3,9 @@ use std::sync::Arc;
 use alb_fn::{AlbState, handler, random_id};
 use lambda_runtime::{Error, Runtime, layers::TracingLayer, service_fn};
 
-/// One invocation at a time (classic Lambda): a single-threaded runtime, with no worker threads
-/// to start at init or to hand each invocation between. Several at once (Lambda Managed
-/// Instances): tokio's multi-threaded one. docs/PERFORMANCE.md measures the difference.
+/// The allocator and the runtime are fn-main's (shared with the other function binary).
 fn main() -> Result<(), Error> {
-    let runtime = match edge_persist_core::max_concurrency(|k| std::env::var(k).ok()) {
-        1 => tokio::runtime::Builder::new_current_thread(),
-        _ => tokio::runtime::Builder::new_multi_thread(),
-    }
-    .enable_all()
-    .build()?;
-    runtime.block_on(run())
+    fn_main::runtime()?.block_on(run())
 }
 
 async fn run() -> Result<(), Error> {

@@ -76,6 +76,24 @@ impl Drop for Killed {
     }
 }
 
+/// What the local stack runs (`edge-stack up`, the bench) is the build Lambda runs: static, like
+/// the zip's bootstrap, not the host's dynamically linked build.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+#[test]
+fn the_functions_the_stack_builds_are_static_like_the_zip() {
+    let built = edge_stack::binaries::function_binaries(&["edge-fn", "alb-fn"])
+        .expect("building the functions");
+    for name in ["edge-fn", "alb-fn"] {
+        let facts = elf_facts(&built[name]);
+        assert_eq!(facts.machine, elf::EM_X86_64, "{name}");
+        assert!(
+            !facts.interpreter && facts.needed == 0,
+            "{name} ({}): static, no dynamic loader, no shared libraries",
+            built[name].display()
+        );
+    }
+}
+
 #[tokio::test]
 async fn x86_64_zip_is_a_static_bootstrap_that_answers_an_alb_event() {
     let dir = scratch("alb-package");

@@ -99,38 +99,49 @@ struct Cold {
     rss_mb: f64,
 }
 
-/// Cold starts of one function: each from a new process, spawn -> first response.
+/// One cold start: a new process, spawn -> first response, then the environment is shut down.
+async fn cold_start(pool: &Arc<Pool>) -> Result<Cold, BoxError> {
+    let started = Instant::now();
+    let outcome = pool.invoke(alb_event()).await?;
+    let first_response_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let pid = pool
+        .status()
+        .first()
+        .map(|e| e.pid)
+        .ok_or("no environment after an invocation")?;
+    let rss_mb = logs::max_memory_used_mb(pid).ok_or("no RSS")? as f64;
+    let init_ms = outcome
+        .served
+        .init
+        .map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0);
+    pool.shutdown().await;
+    Ok(Cold {
+        first_response_ms,
+        init_ms,
+        rss_mb,
+    })
+}
+
+/// `n` cold starts of each function, interleaved start by start (one of each, then the next
+/// round), so that a change in the machine's load falls on all of them alike.
 async fn cold_starts(
-    spec: FunctionSpec,
+    specs: Vec<FunctionSpec>,
     n: usize,
     logs_root: PathBuf,
-) -> Result<Vec<Cold>, BoxError> {
+) -> Result<Vec<Vec<Cold>>, BoxError> {
     let settings = PoolSettings {
         concurrency_limit: 1,
         ..PoolSettings::default()
     };
-    let pool = Pool::new(spec, settings, logs_root);
-    let mut out = Vec::new();
+    let pools: Vec<Arc<Pool>> = specs
+        .into_iter()
+        .map(|spec| Pool::new(spec, settings.clone(), logs_root.clone()))
+        .collect();
+    let mut out: Vec<Vec<Cold>> = pools.iter().map(|_| Vec::with_capacity(n)).collect();
     for _ in 0..n {
-        let started = Instant::now();
-        let outcome = pool.invoke(alb_event()).await?;
-        let first_response_ms = started.elapsed().as_secs_f64() * 1000.0;
-        let pid = pool
-            .status()
-            .first()
-            .map(|e| e.pid)
-            .ok_or("no environment after an invocation")?;
-        let rss_mb = logs::max_memory_used_mb(pid).ok_or("no RSS")? as f64;
-        let init_ms = outcome
-            .served
-            .init
-            .map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0);
-        out.push(Cold {
-            first_response_ms,
-            init_ms,
-            rss_mb,
-        });
-        pool.shutdown().await;
+        for (pool, starts) in pools.iter().zip(&mut out) {
+            starts.push(cold_start(pool).await?);
+        }
     }
     Ok(out)
 }
@@ -503,8 +514,8 @@ async fn main() -> Result<(), BoxError> {
             .into_iter()
             .collect(),
         None => {
-            eprintln!("building release binaries (cargo build --release -p edge-fn -p alb-fn)");
-            binaries::cargo_build(&["edge-fn", "alb-fn"], true, &["edge-fn", "alb-fn"])?
+            eprintln!("building the functions (release, static musl: as the stack runs them)");
+            binaries::function_binaries(&["edge-fn", "alb-fn"])?
         }
     };
     let floor = build_floor()?;
@@ -525,9 +536,9 @@ async fn main() -> Result<(), BoxError> {
     let cf_event = cloudfront_event()?;
     for run in 0..opts.runs {
         eprintln!("run {}/{}", run + 1, opts.runs);
-        // Interleaved in each run so all see the same machine load.
+        // Interleaved start by start so all see the same machine load.
         let logs_root = dir.join("logs");
-        for (name, program, args) in [
+        let runtimes = [
             ("alb-fn", bins["alb-fn"].clone(), vec![]),
             ("floor", floor.clone(), vec![]),
             (
@@ -535,8 +546,13 @@ async fn main() -> Result<(), BoxError> {
                 opts.node.clone(),
                 vec![script.display().to_string()],
             ),
-        ] {
-            let cold = cold_starts(spec(name, program, args), opts.cold, logs_root.clone()).await?;
+        ];
+        let specs = runtimes
+            .iter()
+            .map(|(name, program, args)| spec(name, program.clone(), args.clone()))
+            .collect();
+        let colds = cold_starts(specs, opts.cold, logs_root).await?;
+        for ((name, _, _), cold) in runtimes.iter().zip(&colds) {
             f.push(
                 format!("cold.{name}.first"),
                 median(cold.iter().map(|c| c.first_response_ms).collect()),
@@ -550,6 +566,18 @@ async fn main() -> Result<(), BoxError> {
                 median(cold.iter().map(|c| c.rss_mb).collect()),
             );
         }
+        // alb-fn / floor of each pair started back to back: steadier than a ratio of medians
+        // when the load changes within a run.
+        f.push(
+            "cold.pair-ratio",
+            median(
+                colds[0]
+                    .iter()
+                    .zip(&colds[1])
+                    .map(|(a, fl)| a.first_response_ms / fl.first_response_ms)
+                    .collect(),
+            ),
+        );
 
         // The same stack with environments never frozen: what SIGSTOP / SIGCONT costs.
         let mut unfrozen = config(&dir, &format!("stack-unfrozen-{run}"), &bins, 10);
@@ -660,6 +688,10 @@ fn report(opts: &Opts, f: &Figures, node_version: &str) {
             r / n
         );
     }
+    println!(
+        "| first response, alb-fn / floor of each back-to-back pair (median) | | | | {:.2} | |",
+        f.get("cold.pair-ratio")
+    );
     let (s, p, q) = (f.get("stack.p50"), f.get("plain.p50"), f.get("peer.p50"));
     println!(
         "\n| warm, sequential, one keep-alive client | whole stack | plain hello server | peer: one warm `cargo lambda watch` invocation of alb-fn | stack / plain | stack / peer |"

@@ -130,7 +130,7 @@ async fn client(url: String, until: Instant, tally: Arc<Tally>) -> Result<(), Er
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let opts = Opts::parse();
-    let bins = binaries::cargo_build(&["edge-fn", "alb-fn"], true, &["edge-fn", "alb-fn"])?;
+    let bins = binaries::function_binaries(&["edge-fn", "alb-fn"])?;
     let dir = std::env::temp_dir().join(format!("edge-stack-load-{}", std::process::id()));
     let spec = |name: &str, edge: bool| FunctionSpec {
         name: name.into(),

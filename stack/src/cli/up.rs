@@ -356,10 +356,10 @@ fn build(
         Default::default()
     } else {
         eprintln!(
-            "edge-stack: cargo build --release -p {}",
+            "edge-stack: cargo build --release (static musl) -p {}",
             wanted.join(" -p ")
         );
-        binaries::cargo_build(&wanted, true, &wanted).map_err(|e| e.to_string())?
+        binaries::function_binaries(&wanted).map_err(|e| e.to_string())?
     };
     let origin_fn = &origin_function(twin);
     let native_origin = up.alb_bin.clone().or_else(|| built.get("alb-fn").cloned());

@@ -121,7 +121,13 @@ impl Environment {
         // TMPDIR (docs/AWS-BEHAVIOUR.md, "The Lambda execution environment").
         let tmp = tmp_dir(logs_root, &id);
         std::fs::create_dir_all(&tmp)?;
-        let mut cmd = tokio::process::Command::new(&spec.program);
+        // The child may start in its task root (below): a program given by a relative path is
+        // the stack's relative path, resolved here. A bare name is looked up in PATH as it is.
+        let program = match spec.program.components().count() {
+            0 | 1 => spec.program.clone(),
+            _ => std::path::absolute(&spec.program)?,
+        };
+        let mut cmd = tokio::process::Command::new(&program);
         cmd.args(&spec.args)
             .env_clear()
             .env(
@@ -151,7 +157,7 @@ impl Environment {
             // Its own process group, so the function's children die with it (`kill_group`).
             .process_group(0)
             .kill_on_drop(true);
-        if let Some(dir) = spec.program.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Some(dir) = program.parent().filter(|d| !d.as_os_str().is_empty()) {
             cmd.env("LAMBDA_TASK_ROOT", dir);
         }
         // A managed runtime starts in the task root (`/var/task`), as Lambda's do: the Python

@@ -350,14 +350,19 @@ impl Drop for Running {
 }
 
 /// Start `edge-stack --dir <fresh> up --port 0 ARGS...` and wait (at most `ready_within`) for
-/// the line with its URL; stderr goes to the test's.
+/// the line with its URL; stderr goes to the test's. The run directory is given relative to the
+/// stack's working directory, as the default (`target/edge-stack`) is.
 pub fn up_cli(tag: &str, args: &[&str], ready_within: Duration) -> Running {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
     let dir = run_dir(tag);
+    let (Some(parent), Some(relative)) = (dir.parent(), dir.file_name()) else {
+        panic!("{} has no parent", dir.display());
+    };
     let mut child = Command::new(&bins().edge_stack)
+        .current_dir(parent)
         .arg("--dir")
-        .arg(&dir)
+        .arg(relative)
         .args(["up", "--port", "0"])
         .args(args)
         .stdout(Stdio::piped())

@@ -225,10 +225,7 @@ impl EdgeFunction {
         now: DateTime<Utc>,
     ) -> Result<(Handled, HeaderChanges), EdgeError> {
         let event = parse_event(text)?;
-        let ours = |key: &str| {
-            crate::edge_headers::enabled(self.injector.config())
-                .any(|(_, name)| key.eq_ignore_ascii_case(name))
-        };
+        let ours = |key: &str| self.injector.is_ours(key);
         // Before handling: the keys handling may replace or remove (usually none at all).
         let before: Vec<String> = event
             .single()

@@ -53,6 +53,11 @@ impl Injector {
         &self.config
     }
 
+    /// Whether header-map key `key` is one of the headers this config sets, in any letter case.
+    pub fn is_ours(&self, key: &str) -> bool {
+        self.slots.iter().any(|s| s.lower.eq_ignore_ascii_case(key))
+    }
+
     /// The headers for one invocation, as (name as configured, value), from the one table
     /// ([`edge_headers::EDGE_HEADERS`]). `None` values are removed from the request.
     pub fn headers_for(
@@ -77,9 +82,8 @@ impl Injector {
     ) -> Result<(), HeaderError> {
         // Config validation refuses two of our names equal in any case, so removing every
         // client-sent copy first and then inserting ours is the same as one header at a time.
-        let ours = |k: &String| self.slots.iter().any(|s| s.lower.eq_ignore_ascii_case(k));
-        if req.headers.keys().any(ours) {
-            req.headers.retain(|k, _| !ours(k));
+        if req.headers.keys().any(|k| self.is_ours(k)) {
+            req.headers.retain(|k, _| !self.is_ours(k));
         }
         for slot in &self.slots {
             if let Some(value) = (slot.header.value)(inv, visit) {

@@ -437,11 +437,29 @@ pub enum BodyEncoding {
 /// What a request trigger returns: the (modified) request or a generated response.
 ///
 /// A generated response is told apart by its required `status`; a request has `uri`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum RequestResult {
     Response(Box<GeneratedResponse>),
     Request(Box<Request>),
+}
+
+impl RequestResult {
+    /// A generated response when the object has `status` (which a request never has), else the
+    /// request. One pass that skips every value to look, then one typed parse; an untagged
+    /// derive would buffer the whole answer and try both shapes, and word a failure as neither.
+    pub fn from_json(text: &[u8]) -> Result<Self, serde_json::Error> {
+        #[derive(Deserialize)]
+        #[serde(rename = "RequestOrResponse")]
+        struct Shape {
+            status: Option<serde::de::IgnoredAny>,
+        }
+        let shape: Shape = serde_json::from_slice(text)?;
+        Ok(match shape.status {
+            Some(_) => Self::Response(serde_json::from_slice(text)?),
+            None => Self::Request(serde_json::from_slice(text)?),
+        })
+    }
 }
 
 impl CloudFrontEvent {
@@ -634,10 +652,9 @@ mod tests {
     /// A request trigger's result: a generated response is told from a request.
     #[test]
     fn request_results_are_told_apart() {
-        let request: RequestResult = serde_json::from_str(REQUEST).unwrap();
+        let request = RequestResult::from_json(REQUEST.as_bytes()).unwrap();
         assert!(matches!(request, RequestResult::Request(_)));
-        let response: RequestResult =
-            serde_json::from_str(r#"{"status":"200","body":"hi","x":1}"#).unwrap();
+        let response = RequestResult::from_json(br#"{"status":"200","body":"hi","x":1}"#).unwrap();
         let RequestResult::Response(r) = response else {
             panic!("{response:?}")
         };

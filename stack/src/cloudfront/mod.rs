@@ -387,7 +387,7 @@ async fn request_trigger(
     let ev = event::event(event_type, request_id, sent.clone(), None);
     let payload = invoke(trigger, &ev, record).await?;
     let invalid = |f: Failure| f.in_trigger(event_type);
-    let result = request_result(&payload).map_err(|e| {
+    let result = RequestResult::from_json(&payload).map_err(|e| {
         invalid(Failure::validation(format!(
             "the JSON output is not a request or a response: {e}"
         )))
@@ -415,22 +415,6 @@ async fn request_trigger(
             Ok(Decision::Forward(returned, body))
         }
     }
-}
-
-/// What a request trigger returned: a generated response when the object has `status` (which a
-/// request never has), else the request. One pass that skips every value to look, then one
-/// typed parse: `RequestResult`'s untagged derive buffers the whole answer and tries both shapes.
-fn request_result(payload: &[u8]) -> Result<RequestResult, serde_json::Error> {
-    #[derive(serde::Deserialize)]
-    #[serde(rename = "RequestOrResponse")]
-    struct Shape {
-        status: Option<serde::de::IgnoredAny>,
-    }
-    let shape: Shape = serde_json::from_slice(payload)?;
-    Ok(match shape.status {
-        Some(_) => RequestResult::Response(serde_json::from_slice(payload)?),
-        None => RequestResult::Request(serde_json::from_slice(payload)?),
-    })
 }
 
 /// The body a request trigger replaced (`action: replace`): base64 (the default) or text,

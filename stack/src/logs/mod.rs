@@ -187,9 +187,7 @@ impl Shared {
 impl Sink {
     /// Write what the pipes hold now, then the queued platform lines.
     fn catch_up(&mut self) {
-        let Self {
-            file, pipes, queue, ..
-        } = self;
+        let Self { file, pipes, queue } = self;
         let mut buf = [0u8; 16 * 1024];
         for slot in pipes.iter_mut() {
             let Some(pipe) = slot else { continue };

@@ -7,7 +7,6 @@
 use std::sync::{Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
 
 use crate::session::StoreStats;
 
@@ -66,45 +65,109 @@ impl MetricsGate {
             invocation,
             stats,
         });
-        Some(emf_line(function, &stats, &previous, now_ms).to_string())
+        Some(emf_line(function, &stats, &previous, now_ms))
     }
 }
 
-/// One EMF document: gauges as they are, counters as deltas from `previous`.
-pub fn emf_line(function: &str, stats: &StoreStats, previous: &StoreStats, now_ms: i64) -> Value {
+/// The document's metrics as it declares them: name and unit.
+const METRICS: [(&str, &str); 7] = [
+    ("SessionEntries", "Count"),
+    ("SessionBytes", "Bytes"),
+    ("SessionBudgetBytes", "Bytes"),
+    ("SessionHits", "Count"),
+    ("SessionMisses", "Count"),
+    ("SessionEvictions", "Count"),
+    ("SessionExpirations", "Count"),
+];
+
+/// One EMF document, one line: gauges as they are, counters as deltas from `previous`.
+///
+/// Written out here rather than built as a `serde_json::Value` (`json!`, 8 KB of the edge's
+/// `.wasm`); the members come in the order a `Value`'s sorted map wrote them, so the line is
+/// byte for byte what it was (the test below pins it).
+pub fn emf_line(function: &str, stats: &StoreStats, previous: &StoreStats, now_ms: i64) -> String {
+    use std::fmt::Write as _;
     let delta = |now: u64, before: u64| now.saturating_sub(before);
-    json!({
-        "_aws": {
-            "Timestamp": now_ms,
-            "CloudWatchMetrics": [{
-                "Namespace": NAMESPACE,
-                "Dimensions": [["FunctionName"]],
-                "Metrics": [
-                    {"Name": "SessionEntries", "Unit": "Count"},
-                    {"Name": "SessionBytes", "Unit": "Bytes"},
-                    {"Name": "SessionBudgetBytes", "Unit": "Bytes"},
-                    {"Name": "SessionHits", "Unit": "Count"},
-                    {"Name": "SessionMisses", "Unit": "Count"},
-                    {"Name": "SessionEvictions", "Unit": "Count"},
-                    {"Name": "SessionExpirations", "Unit": "Count"},
-                ],
-            }],
-        },
-        "FunctionName": function,
-        "SessionEntries": stats.entries,
-        "SessionBytes": stats.bytes,
-        "SessionBudgetBytes": stats.budget,
-        "SessionHits": delta(stats.hits, previous.hits),
-        "SessionMisses": delta(stats.misses, previous.misses),
-        "SessionEvictions": delta(stats.evictions, previous.evictions),
-        "SessionExpirations": delta(stats.expirations, previous.expirations),
-    })
+    // Sorted by name, like the members around them.
+    let values = [
+        ("SessionBudgetBytes", stats.budget),
+        ("SessionBytes", stats.bytes),
+        ("SessionEntries", stats.entries),
+        (
+            "SessionEvictions",
+            delta(stats.evictions, previous.evictions),
+        ),
+        (
+            "SessionExpirations",
+            delta(stats.expirations, previous.expirations),
+        ),
+        ("SessionHits", delta(stats.hits, previous.hits)),
+        ("SessionMisses", delta(stats.misses, previous.misses)),
+    ];
+    let mut line = String::with_capacity(768);
+    line.push_str("{\"FunctionName\":");
+    // A &str always serialises: this is serde_json's string escaping.
+    line.push_str(&serde_json::to_string(function).unwrap_or_default());
+    // `write!` to a String cannot fail.
+    for (name, value) in values {
+        let _ = write!(line, ",\"{name}\":{value}");
+    }
+    line.push_str(
+        ",\"_aws\":{\"CloudWatchMetrics\":[{\"Dimensions\":[[\"FunctionName\"]],\"Metrics\":[",
+    );
+    for (i, (name, unit)) in METRICS.iter().enumerate() {
+        let comma = if i == 0 { "" } else { "," };
+        let _ = write!(line, "{comma}{{\"Name\":\"{name}\",\"Unit\":\"{unit}\"}}");
+    }
+    let _ = write!(
+        line,
+        "],\"Namespace\":\"{NAMESPACE}\"}}],\"Timestamp\":{now_ms}}}}}"
+    );
+    line
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::{Duration, TimeZone};
+    use serde_json::Value;
+
+    #[test]
+    fn the_line_is_byte_for_byte_the_emf_document() {
+        let stats = StoreStats {
+            entries: 3,
+            bytes: 1_234,
+            budget: 4_000_000,
+            hits: 10,
+            misses: 7,
+            evictions: 2,
+            expirations: 1,
+        };
+        let previous = StoreStats {
+            hits: 4,
+            misses: 9,
+            ..StoreStats::default()
+        };
+        let line = emf_line("edge \"fn\"", &stats, &previous, 1_795_737_600_123);
+        // What `json!` and `Value::to_string` wrote before (serde_json's sorted map).
+        let expected = concat!(
+            r#"{"FunctionName":"edge \"fn\"","SessionBudgetBytes":4000000,"SessionBytes":1234,"#,
+            r#""SessionEntries":3,"SessionEvictions":2,"SessionExpirations":1,"SessionHits":6,"#,
+            r#""SessionMisses":0,"_aws":{"CloudWatchMetrics":[{"Dimensions":[["FunctionName"]],"#,
+            r#""Metrics":[{"Name":"SessionEntries","Unit":"Count"},{"Name":"SessionBytes","#,
+            r#""Unit":"Bytes"},{"Name":"SessionBudgetBytes","Unit":"Bytes"},{"Name":"SessionHits","#,
+            r#""Unit":"Count"},{"Name":"SessionMisses","Unit":"Count"},{"Name":"SessionEvictions","#,
+            r#""Unit":"Count"},{"Name":"SessionExpirations","Unit":"Count"}],"#,
+            r#""Namespace":"EdgePersist"}],"Timestamp":1795737600123}}"#,
+        );
+        assert_eq!(line, expected);
+        let parsed: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(
+            parsed.to_string(),
+            line,
+            "a JSON object in serde_json's own order"
+        );
+    }
 
     #[test]
     fn rate_limited_by_count_or_time_with_deltas() {

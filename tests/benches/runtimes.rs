@@ -1,8 +1,9 @@
 //! Benchmarks for docs/PERFORMANCE.md (## wasm) and docs/RUNTIMES.md, not tests: nothing here is
 //! asserted. `cargo bench -p edge-persist-tests --bench runtimes` prints a Markdown report.
 //!
-//! - per invocation: the Node.js + wasm handler vs the article's plain-JS handler, one Node
-//!   process, alternating rounds (wasm/bench/invoke.mjs); edge-fn's handler natively beside them.
+//! - per invocation: the Node.js + wasm handler vs the article's plain-JS handler and the floor
+//!   of a text boundary (wasm/bench/text-floor), one Node process, alternating rounds
+//!   (wasm/bench/invoke.mjs); edge-fn's handler natively beside them.
 //! - cold init: process start to the first handled event, each package under
 //!   wasm/lambda-edge/runtime.mjs (native edge-fn as its own custom runtime) against the stack's
 //!   own Runtime API server, interleaved runs.
@@ -33,9 +34,9 @@ fn median(mut xs: Vec<f64>) -> f64 {
     xs[xs.len() / 2]
 }
 
-/// ns per call: the wasm handler, the plain-JS handler, and Lambda's Node.js runtime's own work
-/// on the event (`JSON.parse` of it, `JSON.stringify` of the returned request).
-fn node_invoke(wasm_dir: &Path, plain_dir: &Path) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+/// ns per call of each handler directory, in the order given, then Lambda's Node.js runtime's own
+/// work on the event (`JSON.parse` of it, `JSON.stringify` of the returned request).
+fn node_invoke(dirs: &[&Path]) -> (Vec<Vec<f64>>, Vec<f64>) {
     let results =
         std::env::temp_dir().join(format!("edge-persist-invoke-{}.json", std::process::id()));
     // The wasm handler logs a line per invocation, as at Lambda: that cost is part of it.
@@ -43,8 +44,7 @@ fn node_invoke(wasm_dir: &Path, plain_dir: &Path) -> (Vec<f64>, Vec<f64>, Vec<f6
         .arg(xtask::workspace_root().join("wasm/bench/invoke.mjs"))
         .arg(&results)
         .arg(fixtures_dir().join("cloudfront-origin-request.json"))
-        .arg(wasm_dir)
-        .arg(plain_dir)
+        .args(dirs)
         .stdout(Stdio::null())
         .status()
         .expect("node");
@@ -59,8 +59,7 @@ fn node_invoke(wasm_dir: &Path, plain_dir: &Path) -> (Vec<f64>, Vec<f64>, Vec<f6
             .collect()
     };
     (
-        rounds(wasm_dir.to_str().unwrap()),
-        rounds(plain_dir.to_str().unwrap()),
+        dirs.iter().map(|d| rounds(d.to_str().unwrap())).collect(),
         rounds("runtime-json"),
     )
 }
@@ -271,6 +270,7 @@ fn main() {
     let built = xtask::build(None).expect("build the wasm packages");
     let wasm_dir = built.lambda_edge.dir.clone();
     let plain_dir = xtask::workspace_root().join("wasm/bench/plain-js");
+    let floor_dir = xtask::workspace_root().join("wasm/bench/text-floor");
     let native_bin = edge_fn_binary();
     let node_version = String::from_utf8(
         Command::new("node")
@@ -281,7 +281,9 @@ fn main() {
     )
     .unwrap();
 
-    let (wasm_rounds, plain_rounds, runtime_rounds) = node_invoke(&wasm_dir, &plain_dir);
+    let (handlers, runtime_rounds) = node_invoke(&[&wasm_dir, &plain_dir, &floor_dir]);
+    let [wasm_rounds, plain_rounds, floor_rounds] = <[Vec<f64>; 3]>::try_from(handlers).unwrap();
+    let floor_ns = median(floor_rounds.clone());
     let (native_rounds, value_rounds) = native_invoke();
     let (wasm_ns, plain_ns, runtime_ns, native_ns, value_ns) = (
         median(wasm_rounds.clone()),
@@ -329,6 +331,11 @@ fn main() {
         plain_ns / runtime_ns
     );
     println!(
+        "| the floor of a text boundary: stringify, copy into wasm, one log line (wasm/bench/text-floor) | {floor_ns:.0} | {:.2}x | {:.2}x |",
+        floor_ns / runtime_ns,
+        floor_ns / plain_ns
+    );
+    println!(
         "| native edge-fn handler, event text -> typed -> answer text (Rust, no runtime) | {native_ns:.0} | {:.2}x | {:.2}x |",
         native_ns / runtime_ns,
         native_ns / plain_ns
@@ -339,7 +346,7 @@ fn main() {
         value_ns / plain_ns
     );
     println!(
-        "\nrounds ns: wasm {wasm_rounds:.0?} runtime-json {runtime_rounds:.0?} plain {plain_rounds:.0?} native {native_rounds:.0?} value {value_rounds:.0?}"
+        "\nrounds ns: wasm {wasm_rounds:.0?} runtime-json {runtime_rounds:.0?} plain {plain_rounds:.0?} floor {floor_rounds:.0?} native {native_rounds:.0?} value {value_rounds:.0?}"
     );
     println!(
         "\n| cold init: spawn -> first response at the Runtime API (median of {COLD_RUNS}) | ms | vs plain JS |\n|---|---|---|"

@@ -166,6 +166,7 @@ pub fn is_read_only_anywhere(name: &str) -> bool {
 /// rule): letters, digits and ``!#$%&'*+-.^_`|~``. The workspace's one copy of the rule; the
 /// `http` crate's `HeaderName` parser accepts the same bytes (the test below holds the two
 /// together), but its table of standard names is 12 KB of the edge's `.wasm` for a yes or no.
+/// (`http` also refuses names over 64 KiB; RFC 9110 sets no length, the size limits below do.)
 pub fn is_token(name: &str) -> bool {
     !name.is_empty()
         && name.bytes().all(|b| {

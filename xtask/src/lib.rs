@@ -105,6 +105,11 @@ fn lock() -> Result<File, Error> {
     Ok(file)
 }
 
+/// wasm-opt's flags for the edge `.wasm` (docs/PERFORMANCE.md, "The wasm edge: size and the floor
+/// of a text boundary": `-O3` and `--converge` measured, not better). Part of the package's stamp,
+/// so a change to them rebuilds it.
+const WASM_OPT_ARGS: &[&str] = &["-Oz", "--strip-debug", "--strip-producers"];
+
 /// cargo build (wasm32, `wasm-release` profile) -> wasm-bindgen (web target) -> wasm-opt -Oz,
 /// into `wasm/pkg`.
 /// wasm-opt (binaryen compiled to wasm, run by node) takes seconds, so the package is reused while
@@ -129,7 +134,11 @@ fn build_wasm() -> Result<(), Error> {
     let pkg = pkg_dir();
     let bg = pkg.join(format!("{STEM}_bg.wasm"));
     let stamp_file = pkg.join(".stamp");
-    let stamp = stamp(&[&fs::read(&raw)?, env!("CARGO_PKG_VERSION").as_bytes()]);
+    let stamp = stamp(&[
+        &fs::read(&raw)?,
+        env!("CARGO_PKG_VERSION").as_bytes(),
+        WASM_OPT_ARGS.join(" ").as_bytes(),
+    ]);
     if bg.exists()
         && pkg.join(format!("{STEM}.js")).exists()
         && fs::read_to_string(&stamp_file).ok().as_deref() == Some(&stamp)
@@ -148,7 +157,7 @@ fn build_wasm() -> Result<(), Error> {
         .generate(&pkg)?;
     tools::run(
         Command::new(tools::bin("wasm-opt")?)
-            .args(["-Oz", "--strip-debug", "--strip-producers"])
+            .args(WASM_OPT_ARGS)
             .arg(&bg)
             .arg("-o")
             .arg(&bg),

@@ -41,14 +41,14 @@ pub const EDGE_HEADERS: &[EdgeHeader] = &[
         label: "persisted",
         group: Group::Persisted,
         name: |c| &c.persisted_header,
-        value: |inv, _| Some(inv.persisted.as_str().into()),
+        value: |inv, _| Some((*inv.persisted).into()),
     },
     EdgeHeader {
         field: "environment_id_header",
         label: "environment_id",
         group: Group::Environment,
         name: |c| &c.environment_id_header,
-        value: |inv, _| Some(inv.environment_id.as_str().into()),
+        value: |inv, _| Some((*inv.environment_id).into()),
     },
     EdgeHeader {
         field: "invocation_header",

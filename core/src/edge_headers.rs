@@ -29,8 +29,8 @@ pub struct EdgeHeader {
     pub group: Group,
     /// The configured name.
     pub name: fn(&Config) -> &str,
-    /// The value for one invocation; `None` removes the header. A [`CompactString`]: the
-    /// values of a warm invocation but the environment id fit inline, with no allocation.
+    /// The value for one invocation; `None` removes the header. A [`CompactString`]: on 64-bit
+    /// targets every value but the environment id fits inline, with no allocation.
     pub value: fn(&Invocation, Option<&Visit>) -> Option<CompactString>,
 }
 

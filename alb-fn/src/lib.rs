@@ -165,10 +165,10 @@ pub fn handle_at(
             "edge": edge,
             "headers": shown,
             "origin": {
-                "environment_id": origin.environment_id,
+                "environment_id": &*origin.environment_id,
                 "invocation": origin.number,
                 "start": origin.temperature(),
-                "persisted": origin.persisted,
+                "persisted": &*origin.persisted,
             },
             "request_body_bytes": body_bytes,
         });
@@ -186,7 +186,7 @@ pub fn handle_at(
     let echoed = Echoed::ALL
         .into_iter()
         .filter_map(|e| Some((e.response_header(), first(e.request_header(c))?)));
-    let own = (ORIGIN_ENVIRONMENT_HEADER, origin.environment_id.clone());
+    let own = (ORIGIN_ENVIRONMENT_HEADER, origin.environment_id.to_string());
     for (name, value) in echoed.chain([own]) {
         if let Ok(v) = HeaderValue::from_str(&value) {
             out.insert(name, v);

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+pub use compact_str::CompactString;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -202,11 +203,11 @@ pub struct Cf {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Config {
-    pub distribution_domain_name: String,
-    pub distribution_id: String,
+    pub distribution_domain_name: CompactString,
+    pub distribution_id: CompactString,
     pub event_type: EventType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_id: Option<String>,
+    pub request_id: Option<CompactString>,
     #[serde(flatten)]
     pub extra: Extra,
 }
@@ -296,11 +297,11 @@ pub struct HeaderEntry {
     /// Original letter case. CloudFront allows it to be left out in what a function returns.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
-    pub value: String,
+    pub value: CompactString,
 }
 
 impl HeaderEntry {
-    pub fn new(key: impl Into<String>, value: impl Into<String>) -> Self {
+    pub fn new(key: impl Into<String>, value: impl Into<CompactString>) -> Self {
         Self {
             key: Some(key.into()),
             value: value.into(),
@@ -311,10 +312,10 @@ impl HeaderEntry {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Request {
-    pub client_ip: String,
+    pub client_ip: CompactString,
     #[serde(default)]
     pub headers: Headers,
-    pub method: String,
+    pub method: CompactString,
     #[serde(default)]
     pub querystring: String,
     pub uri: String,
@@ -355,13 +356,13 @@ pub enum Origin {
 pub struct CustomOrigin {
     #[serde(default)]
     pub custom_headers: Headers,
-    pub domain_name: String,
+    pub domain_name: CompactString,
     pub keepalive_timeout: u32,
-    pub path: String,
+    pub path: CompactString,
     pub port: u16,
-    pub protocol: String,
+    pub protocol: CompactString,
     pub read_timeout: u32,
-    pub ssl_protocols: Vec<String>,
+    pub ssl_protocols: Vec<CompactString>,
     #[serde(flatten)]
     pub extra: Extra,
 }
@@ -370,15 +371,15 @@ pub struct CustomOrigin {
 #[serde(rename_all = "camelCase")]
 pub struct S3Origin {
     /// `origin-access-identity` or `none`.
-    pub auth_method: String,
+    pub auth_method: CompactString,
     #[serde(default)]
     pub custom_headers: Headers,
-    pub domain_name: String,
-    pub path: String,
+    pub domain_name: CompactString,
+    pub path: CompactString,
     /// Required only with `authMethod: origin-access-identity`; real events with `none` leave it
     /// out (docs/AWS-BEHAVIOUR.md, "The CloudFront request event").
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub region: Option<String>,
+    pub region: Option<CompactString>,
     #[serde(flatten)]
     pub extra: Extra,
 }

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::cloudfront::{CloudFrontEvent, EventType, Request};
+use crate::cloudfront::{CloudFrontEvent, CompactString, EventType, Request};
 use crate::config::Config;
 use crate::environment::{Environment, Invocation};
 use crate::headers::HeaderError;
@@ -53,7 +53,7 @@ pub struct Handled {
     pub invocation: Invocation,
     pub event_type: EventType,
     /// CloudFront's request id (`cf.config.requestId`).
-    pub cf_request_id: Option<String>,
+    pub cf_request_id: Option<CompactString>,
     /// The session's visit, when the request carried a well-formed session token.
     pub session: Option<Visit>,
     /// A CloudWatch EMF line of store statistics, when one is due: print it alone on a line.

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 /// The article's `dataToPersist`: RFC 3339 UTC with milliseconds, e.g. `2026-11-27T00:21:07.123Z`.
 pub fn format_time(t: DateTime<Utc>) -> String {
@@ -32,23 +32,32 @@ pub fn max_concurrency(lookup: impl Fn(&str) -> Option<String>) -> usize {
 /// One life of an environment: replaced wholesale by [`Environment::reset`].
 #[derive(Debug)]
 struct Generation {
-    id: String,
+    id: Arc<str>,
     started_at: DateTime<Utc>,
     invocations: AtomicU64,
-    persisted: OnceLock<String>,
+    persisted: OnceLock<Arc<str>>,
 }
 
-/// What one invocation learns about its environment.
+/// What one invocation learns about its environment. The id and the persisted value are shared
+/// with the environment (`Arc<str>`): they do not change between invocations, so an invocation
+/// copies no text of them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Invocation {
-    pub environment_id: String,
+    #[serde(serialize_with = "serialize_str")]
+    pub environment_id: Arc<str>,
     /// 1 for the first invocation of this environment.
     pub number: u64,
     /// True for exactly one invocation per environment: the first.
     pub cold: bool,
     /// Milliseconds since the environment started (0 when the clock went back).
     pub age_ms: u64,
-    pub persisted: String,
+    #[serde(serialize_with = "serialize_str")]
+    pub persisted: Arc<str>,
+}
+
+/// An `Arc<str>` as a JSON string (serde's own impl needs its `rc` feature for the whole build).
+fn serialize_str<S: Serializer>(s: &Arc<str>, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(s)
 }
 
 impl Invocation {
@@ -79,11 +88,11 @@ impl Environment {
         let number = generation.invocations.fetch_add(1, Ordering::AcqRel) + 1;
         let persisted = generation
             .persisted
-            .get_or_init(|| format_time(now))
+            .get_or_init(|| format_time(now).into())
             .clone();
         let age_ms = (now - generation.started_at).num_milliseconds().max(0) as u64;
         Invocation {
-            environment_id: generation.id.clone(),
+            environment_id: Arc::clone(&generation.id),
             number,
             cold: number == 1,
             age_ms,
@@ -99,7 +108,7 @@ impl Environment {
     }
 
     pub fn id(&self) -> String {
-        self.generation().id.clone()
+        self.generation().id.to_string()
     }
 
     pub fn started_at(&self) -> DateTime<Utc> {
@@ -112,7 +121,7 @@ impl Environment {
 
     /// The persisted value, if the first invocation has happened.
     pub fn persisted(&self) -> Option<String> {
-        self.generation().persisted.get().cloned()
+        self.generation().persisted.get().map(|p| p.to_string())
     }
 
     fn generation(&self) -> Arc<Generation> {
@@ -124,7 +133,7 @@ impl Environment {
 impl Generation {
     fn new(id: String, started_at: DateTime<Utc>) -> Self {
         Self {
-            id,
+            id: id.into(),
             started_at,
             invocations: AtomicU64::new(0),
             persisted: OnceLock::new(),
@@ -146,12 +155,12 @@ mod tests {
         let env = Environment::new("e1", t0());
         let first = env.invoke(t0() + Duration::milliseconds(5));
         assert!(first.cold);
-        assert_eq!(first.persisted, "2026-11-27T00:00:00.005Z");
+        assert_eq!(&*first.persisted, "2026-11-27T00:00:00.005Z");
         for i in 2..=100u64 {
             let now = t0() + Duration::seconds(i as i64);
             let inv = env.invoke(now);
             assert_eq!(
-                (inv.number, inv.cold, inv.persisted.as_str()),
+                (inv.number, inv.cold, &*inv.persisted),
                 (i, false, "2026-11-27T00:00:00.005Z")
             );
             assert_eq!(inv.age_ms, i * 1000);
@@ -165,10 +174,10 @@ mod tests {
         env.reset("e2", t0() + Duration::seconds(1));
         let inv = env.invoke(t0() + Duration::seconds(2));
         assert_eq!(
-            (inv.environment_id.as_str(), inv.number, inv.cold),
+            (&*inv.environment_id, inv.number, inv.cold),
             ("e2", 1, true)
         );
-        assert_eq!(inv.persisted, "2026-11-27T00:00:02.000Z");
+        assert_eq!(&*inv.persisted, "2026-11-27T00:00:02.000Z");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Header injection into a CloudFront request.
 
-use crate::cloudfront::{HeaderEntry, Request};
+use crate::cloudfront::{CompactString, HeaderEntry, Request};
 use crate::config::{Config, ConfigError};
 use crate::edge_headers::{self, EdgeHeader};
 use crate::environment::Invocation;
@@ -64,7 +64,7 @@ impl Injector {
         &self,
         inv: &Invocation,
         visit: Option<&Visit>,
-    ) -> impl Iterator<Item = (&str, Option<String>)> {
+    ) -> impl Iterator<Item = (&str, Option<CompactString>)> {
         self.slots
             .iter()
             .map(move |s| (s.name.as_str(), (s.header.value)(inv, visit)))

@@ -275,10 +275,7 @@ fn snapstart_reset_gives_a_new_identity_and_value() {
     env.reset("restored", t0() + Duration::seconds(30));
     let after = env.invoke(t0() + Duration::seconds(31));
     assert_ne!(before.persisted, after.persisted);
-    assert_eq!(
-        (after.environment_id.as_str(), after.cold),
-        ("restored", true)
-    );
+    assert_eq!((&*after.environment_id, after.cold), ("restored", true));
 }
 
 /// The handler as the runtime calls it now: the event's text, parsed straight into the typed

@@ -91,9 +91,9 @@ pub fn viewer_request(viewer: &Viewer<'_>) -> Request {
         push(&mut headers, viewer.case, name.as_str(), &value);
     }
     Request {
-        client_ip: viewer.client_ip.to_owned(),
+        client_ip: viewer.client_ip.into(),
         headers,
-        method: viewer.method.as_str().to_owned(),
+        method: viewer.method.as_str().into(),
         querystring: viewer.uri.query().unwrap_or("").to_owned(),
         uri: viewer.uri.path().to_owned(),
         origin: None,
@@ -145,7 +145,7 @@ pub fn origin_request(target: OriginTarget, policies: &Policies, viewer: &Reques
     let client_ip = &viewer.client_ip;
     let xff = match first("x-forwarded-for") {
         Some(f) => format!("{f}, {client_ip}"),
-        None => client_ip.clone(),
+        None => client_ip.to_string(),
     };
     set("x-forwarded-for", &xff);
     // CloudFront adds itself to the viewer's `Via`, it does not replace it.
@@ -159,7 +159,7 @@ pub fn origin_request(target: OriginTarget, policies: &Policies, viewer: &Reques
         custom_headers: Headers::new(),
         domain_name: "127.0.0.1".into(),
         keepalive_timeout: 5,
-        path: String::new(),
+        path: Default::default(),
         port: target.port,
         protocol: "http".into(),
         read_timeout: target.read_timeout_s,
@@ -189,7 +189,7 @@ pub fn event(
         distribution_domain_name: "localhost".into(),
         distribution_id: DISTRIBUTION_ID.into(),
         event_type,
-        request_id: Some(request_id.to_owned()),
+        request_id: Some(request_id.into()),
         extra: Default::default(),
     };
     CloudFrontEvent {

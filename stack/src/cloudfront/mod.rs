@@ -540,7 +540,7 @@ fn generated_answer(
             }
             if let Some(length) = returned_headers.get_mut("content-length") {
                 for e in length.iter_mut() {
-                    e.value = b.len().to_string();
+                    e.value = b.len().to_string().into();
                 }
             }
             Bytes::from(b)

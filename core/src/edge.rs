@@ -212,9 +212,9 @@ fn parse_event(text: &str) -> Result<CloudFrontEvent, EdgeError> {
 pub struct HeaderChanges {
     /// Keys of the event's header map that the returned request no longer has (a client's
     /// spoofed copy under another letter case, a session header on a request without a session).
-    pub removed: Vec<String>,
+    pub removed: Vec<CompactString>,
     /// Keys of the returned request's header map that handling set, in its map's order.
-    pub set: Vec<String>,
+    pub set: Vec<CompactString>,
 }
 
 impl EdgeFunction {
@@ -227,7 +227,7 @@ impl EdgeFunction {
         let event = parse_event(text)?;
         let ours = |key: &str| self.injector.is_ours(key);
         // Before handling: the keys handling may replace or remove (usually none at all).
-        let before: Vec<String> = event
+        let before: Vec<CompactString> = event
             .single()
             .map(|cf| {
                 cf.request

@@ -1,6 +1,6 @@
 //! CloudFront's header rules for Lambda@Edge (docs/AWS-BEHAVIOUR.md, "Headers at the edge").
 
-use crate::cloudfront::{EventType, Headers, Request};
+use crate::cloudfront::{CompactString, EventType, Headers, Request};
 
 /// Headers a Lambda@Edge function may not add or change: CloudFront answers 502.
 pub const DISALLOWED: &[&str] = &[
@@ -134,16 +134,19 @@ pub fn read_only_for(event: EventType) -> &'static [&'static str] {
 
 /// The `key` Lambda@Edge inserts for a header a function returned without one: each
 /// hyphen-separated part with an initial capital (`user-agent` -> `User-Agent`).
-pub fn conventional_key(name: &str) -> String {
-    name.split('-')
-        .map(|part| {
-            let mut c = part.chars();
-            c.next()
-                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
-                .unwrap_or_default()
-        })
-        .collect::<Vec<_>>()
-        .join("-")
+pub fn conventional_key(name: &str) -> CompactString {
+    let mut key = CompactString::with_capacity(name.len());
+    for (i, part) in name.split('-').enumerate() {
+        if i > 0 {
+            key.push('-');
+        }
+        let mut c = part.chars();
+        if let Some(first) = c.next() {
+            key.push(first.to_ascii_uppercase());
+            key.push_str(c.as_str());
+        }
+    }
+    key
 }
 
 /// Give every entry without a `key` the one Lambda@Edge inserts.
@@ -297,7 +300,7 @@ pub fn check_returned_headers(
 ) -> Result<(), HeaderError> {
     for (map_key, entries) in returned {
         if map_key.bytes().any(|b| b.is_ascii_uppercase()) {
-            return Err(HeaderError::KeyNotLowercase(map_key.clone()));
+            return Err(HeaderError::KeyNotLowercase(map_key.to_string()));
         }
         validate_name(map_key)?;
         for e in entries {
@@ -305,8 +308,8 @@ pub fn check_returned_headers(
                 && !key.eq_ignore_ascii_case(map_key)
             {
                 return Err(HeaderError::KeyMismatch {
-                    map_key: map_key.clone(),
-                    key: key.clone(),
+                    map_key: map_key.to_string(),
+                    key: key.to_string(),
                 });
             }
             validate_value(map_key, &e.value)?;
@@ -315,11 +318,11 @@ pub fn check_returned_headers(
     let changed = |name: &str| values(sent, name) != values(returned, name);
     for name in sent.keys().chain(returned.keys()) {
         if is_disallowed(name) && changed(name) {
-            return Err(HeaderError::Disallowed(name.clone()));
+            return Err(HeaderError::Disallowed(name.to_string()));
         }
         if read_only_for(event).contains(&name.as_str()) && changed(name) {
             return Err(HeaderError::ReadOnly {
-                name: name.clone(),
+                name: name.to_string(),
                 event: event.as_str(),
             });
         }
@@ -338,12 +341,12 @@ pub fn check_returned_request(
     check_returned_headers(event, &sent.headers, &returned.headers)?;
     // What the viewer sent passes as it is; what the function wrote must be a path (and query).
     if returned.uri != sent.uri && !crate::uri::valid_uri(&returned.uri) {
-        return Err(HeaderError::InvalidUri(returned.uri.clone()));
+        return Err(HeaderError::InvalidUri(returned.uri.to_string()));
     }
     if returned.querystring != sent.querystring
         && !crate::uri::valid_querystring(&returned.querystring)
     {
-        return Err(HeaderError::InvalidUri(returned.querystring.clone()));
+        return Err(HeaderError::InvalidUri(returned.querystring.to_string()));
     }
     check_request_limits(returned)
 }
@@ -358,13 +361,16 @@ fn values<'a>(headers: &'a Headers, name: &str) -> Vec<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cloudfront::HeaderEntry;
+    use crate::cloudfront::{HeaderEntry, smallvec};
 
     #[test]
     fn response_triggers_have_their_own_read_only_headers() {
-        let sent: Headers = [("via".to_owned(), vec![HeaderEntry::new("Via", "1.1 a")])].into();
+        let sent: Headers = [("via".into(), smallvec![HeaderEntry::new("Via", "1.1 a")])].into();
         let mut returned = sent.clone();
-        returned.insert("warning".into(), vec![HeaderEntry::new("Warning", "199 x")]);
+        returned.insert(
+            "warning".into(),
+            smallvec![HeaderEntry::new("Warning", "199 x")],
+        );
         assert!(check_returned_headers(EventType::OriginResponse, &sent, &returned).is_ok());
         assert!(matches!(
             check_returned_headers(EventType::ViewerResponse, &sent, &returned),
@@ -378,7 +384,7 @@ mod tests {
         let mut keyless = returned.clone();
         keyless.insert(
             "x-frame-options".into(),
-            vec![HeaderEntry {
+            smallvec![HeaderEntry {
                 key: None,
                 value: "DENY".into(),
             }],

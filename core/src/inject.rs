@@ -1,6 +1,6 @@
 //! Header injection into a CloudFront request.
 
-use crate::cloudfront::{CompactString, HeaderEntry, Request};
+use crate::cloudfront::{CompactString, HeaderEntry, Request, smallvec};
 use crate::config::{Config, ConfigError};
 use crate::edge_headers::{self, EdgeHeader};
 use crate::environment::Invocation;
@@ -21,9 +21,9 @@ pub struct Injector {
 struct Slot {
     header: &'static EdgeHeader,
     /// As configured: the entry's `key`.
-    name: String,
+    name: CompactString,
     /// The header map's key.
-    lower: String,
+    lower: CompactString,
 }
 
 /// Two injectors are equal when their configs are: the rest is derived from it.
@@ -42,8 +42,8 @@ impl Injector {
         let slots = edge_headers::enabled(&config)
             .map(|(header, name)| Slot {
                 header,
-                name: name.to_owned(),
-                lower: name.to_ascii_lowercase(),
+                name: name.into(),
+                lower: name.to_ascii_lowercase().into(),
             })
             .collect();
         Ok(Self { config, slots })
@@ -90,7 +90,7 @@ impl Injector {
                 headers::validate_value(&slot.name, &value)?;
                 req.headers.insert(
                     slot.lower.clone(),
-                    vec![HeaderEntry {
+                    smallvec![HeaderEntry {
                         key: Some(slot.name.clone()),
                         value,
                     }],

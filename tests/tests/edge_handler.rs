@@ -224,7 +224,7 @@ fn cr_lf_and_nul_values_are_refused() {
     let mut returned = sent.clone();
     returned.headers.insert(
         "x-ok".into(),
-        vec![edge_persist_core::cloudfront::HeaderEntry::new(
+        edge_persist_core::cloudfront::smallvec![edge_persist_core::cloudfront::HeaderEntry::new(
             "X-Ok", "a\r\nb",
         )],
     );

@@ -1,7 +1,7 @@
 //! The pure-Rust layer under the bindings: everything here runs natively in unit tests.
 
 use chrono::{DateTime, Utc};
-use edge_persist_core::cloudfront::Headers;
+use edge_persist_core::cloudfront::{CompactString, Headers};
 use edge_persist_core::{Config, EdgeError, EdgeFunction, Environment, Init, format_time};
 use serde::Serialize;
 
@@ -49,13 +49,13 @@ pub struct HostInit<'a> {
 /// `removed` from its `headers`, then set every key of `set` to its entries.
 #[derive(Serialize)]
 struct Changes<'a> {
-    removed: &'a [String],
+    removed: &'a [CompactString],
     set: SetHeaders<'a>,
 }
 
 /// The `set` keys with their entries from the handled request, as one JSON object.
 struct SetHeaders<'a> {
-    keys: &'a [String],
+    keys: &'a [CompactString],
     headers: &'a Headers,
 }
 
@@ -64,7 +64,7 @@ impl Serialize for SetHeaders<'_> {
         s.collect_map(
             self.keys
                 .iter()
-                .filter_map(|k| self.headers.get(k).map(|entries| (k, entries))),
+                .filter_map(|k| self.headers.get(k.as_str()).map(|entries| (k, entries))),
         )
     }
 }

@@ -58,8 +58,8 @@ pub(super) async fn page(
     record.result = ResultType::Error;
     let mut page_request = request.clone();
     page_request.method = "GET".into();
-    page_request.uri = path.to_owned();
-    page_request.querystring = String::new();
+    page_request.uri = path.into();
+    page_request.querystring.clear();
     page_request.body = None;
     page_request.headers.remove("content-type");
     let fetched = super::fetch(cf, &page_request, Bytes::new(), request_id).await;

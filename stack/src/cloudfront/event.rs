@@ -8,8 +8,8 @@
 use axum::http::{HeaderMap, Method};
 use base64::Engine;
 use edge_persist_core::cloudfront::{
-    Cf, CloudFrontEvent, Config, CustomOrigin, EventType, HeaderEntry, Headers, Origin, Record,
-    Request, Response,
+    Cf, CloudFrontEvent, CompactString, Config, CustomOrigin, EventType, HeaderEntry, Headers,
+    Origin, Record, Request, Response,
 };
 use edge_persist_core::headers;
 
@@ -61,9 +61,9 @@ pub fn cf_request_id() -> String {
 fn push(headers: &mut Headers, case: Option<&HeaderCase>, name: &str, value: &str) {
     let key = case
         .and_then(|c| c.get(name))
-        .map_or_else(|| headers::conventional_key(name), str::to_owned);
+        .map_or_else(|| headers::conventional_key(name), CompactString::from);
     headers
-        .entry(name.to_owned())
+        .entry(name.into())
         .or_default()
         .push(HeaderEntry::new(key, value));
 }
@@ -94,8 +94,8 @@ pub fn viewer_request(viewer: &Viewer<'_>) -> Request {
         client_ip: viewer.client_ip.into(),
         headers,
         method: viewer.method.as_str().into(),
-        querystring: viewer.uri.query().unwrap_or("").to_owned(),
-        uri: viewer.uri.path().to_owned(),
+        querystring: viewer.uri.query().unwrap_or("").into(),
+        uri: viewer.uri.path().into(),
         origin: None,
         body: None,
         extra: Default::default(),
@@ -124,7 +124,7 @@ pub fn origin_request(target: OriginTarget, policies: &Policies, viewer: &Reques
             .and_then(|e| e.key.clone())
             .unwrap_or_else(|| headers::conventional_key(name));
         headers
-            .entry(name.to_owned())
+            .entry(name.into())
             .or_default()
             .push(HeaderEntry::new(key, value));
     };
@@ -170,7 +170,7 @@ pub fn origin_request(target: OriginTarget, policies: &Policies, viewer: &Reques
         client_ip: client_ip.clone(),
         headers,
         method: viewer.method.clone(),
-        querystring: policies.filter_query(&viewer.querystring),
+        querystring: policies.filter_query(&viewer.querystring).into(),
         uri: viewer.uri.clone(),
         origin: Some(Origin::Custom(origin)),
         body: None,

@@ -256,7 +256,7 @@ impl Answer {
             } else {
                 &mut headers
             };
-            map.entry(name.as_str().to_owned()).or_default().push(
+            map.entry(name.as_str().into()).or_default().push(
                 edge_persist_core::cloudfront::HeaderEntry::new(
                     headers::conventional_key(name.as_str()),
                     String::from_utf8_lossy(value.as_bytes()),
@@ -266,10 +266,12 @@ impl Answer {
         // The origin's body was read whole: its length is what the response triggers see.
         headers.insert(
             "content-length".into(),
-            vec![edge_persist_core::cloudfront::HeaderEntry::new(
-                "Content-Length",
-                body.len().to_string(),
-            )],
+            edge_persist_core::cloudfront::smallvec![
+                edge_persist_core::cloudfront::HeaderEntry::new(
+                    "Content-Length",
+                    body.len().to_string(),
+                )
+            ],
         );
         Self {
             description: parts.status.canonical_reason().map(str::to_owned),
@@ -503,7 +505,7 @@ fn generated_answer(
                 headers::validate_name(name).map_err(|e| invalid(e.to_string()))?;
                 if headers::is_disallowed(name) {
                     return Err(invalid(
-                        headers::HeaderError::Disallowed(name.clone()).to_string(),
+                        headers::HeaderError::Disallowed(name.to_string()).to_string(),
                     ));
                 }
                 for e in entries {
